@@ -1,0 +1,178 @@
+#include "config.h"
+
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace tracker {
+namespace {
+
+using Json = nlohmann::json;
+
+// Reads one JSON object into fields, refusing unknown keys and wrong types by name.
+class ObjectReader {
+  public:
+    ObjectReader(const Json& object, std::string where, std::string prefix = "")
+        : prefix_(std::move(prefix)), object_(object), where_(std::move(where)) {}
+
+    template <typename Int>
+    void integer(const char* key, Int& target, std::uint64_t min, std::uint64_t max) {
+        handlers_[key] = [this, key, &target, min, max](const Json& value) {
+            bool negative = value.is_number_integer() && !value.is_number_unsigned() &&
+                            value.get<std::int64_t>() < 0;
+            if (!value.is_number_integer() || negative) {
+                return fail(key, "must be a non-negative whole number");
+            }
+            auto number = value.get<std::uint64_t>();
+            if (number < min || number > max) {
+                return fail(
+                    key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+            }
+            target = static_cast<Int>(number);
+        };
+    }
+
+    void boolean(const char* key, bool& target) {
+        handlers_[key] = [this, key, &target](const Json& value) {
+            if (!value.is_boolean())
+                return fail(key, "must be true or false");
+            target = value.get<bool>();
+        };
+    }
+
+    void string(const char* key, std::string& target) {
+        handlers_[key] = [this, key, &target](const Json& value) {
+            if (!value.is_string())
+                return fail(key, "must be a string");
+            target = value.get<std::string>();
+        };
+    }
+
+    // A nested object, read by `read`, which returns its first error.
+    void object(const char* key,
+                std::function<std::optional<std::string>(const Json&, const std::string&)> read) {
+        handlers_[key] = [this, key, read](const Json& value) {
+            if (!value.is_object())
+                return fail(key, "must be an object");
+            if (auto error = read(value, qualified(key)); error && !error_)
+                error_ = error;
+        };
+    }
+
+    // Applies every handler; returns the first error.
+    std::optional<std::string> run() {
+        if (!object_.is_object())
+            return where_ + ": must be a JSON object";
+        for (const auto& [key, value] : object_.items()) {
+            auto handler = handlers_.find(key);
+            if (handler == handlers_.end()) {
+                std::string known;
+                for (const auto& entry : handlers_)
+                    known += (known.empty() ? "" : ", ") + entry.first;
+                return "unknown key \"" + qualified(key) + "\" in " + where_ + " (known: " + known +
+                       ")";
+            }
+            handler->second(value);
+            if (error_)
+                return error_;
+        }
+        return std::nullopt;
+    }
+
+  private:
+    std::string qualified(const std::string& key) const {
+        return prefix_.empty() ? key : prefix_ + "." + key;
+    }
+    void fail(const std::string& key, const std::string& why) {
+        if (!error_)
+            error_ = "key \"" + qualified(key) + "\" in " + where_ + " " + why;
+    }
+
+    std::optional<std::string> error_;
+    std::string prefix_;
+    const Json& object_;
+    std::string where_;
+    std::map<std::string, std::function<void(const Json&)>> handlers_;
+};
+
+constexpr std::uint64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+
+}  // namespace
+
+protocol::AnnouncePolicy Config::announcePolicy() const {
+    protocol::AnnouncePolicy policy;
+    policy.requireKey = requireKey;
+    policy.allowIpParam = allowIpParam;
+    policy.numwantDefault = numwantDefault;
+    policy.numwantMax = numwantMax;
+    return policy;
+}
+
+std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
+                                              const std::string& sourceName) {
+    Json root;
+    try {
+        root = Json::parse(jsonText);
+    } catch (const Json::parse_error& error) {
+        return ConfigError{sourceName + ": not valid JSON: " + error.what()};
+    }
+
+    Config config;
+    ObjectReader top(root, sourceName);
+    top.integer("minInterval", config.minInterval, 1, 86400);
+    top.integer("maxInterval", config.maxInterval, 1, 86400);
+    top.object("database", [&](const Json& object, const std::string& prefix) {
+        ObjectReader db(object, sourceName, prefix);
+        DatabaseConfig& d = config.database;
+        db.string("host", d.host);
+        db.integer("port", d.port, 1, 65535);
+        db.string("socket", d.socket);
+        db.string("user", d.user);
+        db.string("password", d.password);
+        db.string("name", d.name);
+        db.integer("connectTimeoutSeconds", d.connectTimeoutSeconds, 1, 300);
+        db.integer("queryTimeoutSeconds", d.queryTimeoutSeconds, 1, 300);
+        return db.run();
+    });
+    top.integer("workers", config.workers, 1, 1024);
+    top.integer("poolSize", config.poolSize, 1, 1024);
+    top.integer("poolWaitMs", config.poolWaitMs, 1, 60000);
+    top.string("listen", config.listen);
+    top.integer("listenBacklog", config.listenBacklog, 1, 65535);
+    top.boolean("requireKey", config.requireKey);
+    top.boolean("allowIpParam", config.allowIpParam);
+    top.integer("numwantDefault", config.numwantDefault, 0, 10000);
+    top.integer("numwantMax", config.numwantMax, 0, 10000);
+    top.integer("scrapeInterval", config.scrapeInterval, 1, kU32);
+    top.integer("maxScrapeHashes", config.maxScrapeHashes, 1, 10000);
+    top.boolean("fullScrape", config.fullScrape);
+    top.integer("fullScrapeCacheSeconds", config.fullScrapeCacheSeconds, 0, 86400);
+    if (auto error = top.run())
+        return ConfigError{*error};
+
+    if (config.minInterval > config.maxInterval) {
+        return ConfigError{sourceName + ": minInterval (" + std::to_string(config.minInterval) +
+                           ") is above maxInterval (" + std::to_string(config.maxInterval) + ")"};
+    }
+    if (config.numwantDefault > config.numwantMax) {
+        return ConfigError{sourceName + ": numwantDefault (" +
+                           std::to_string(config.numwantDefault) + ") is above numwantMax (" +
+                           std::to_string(config.numwantMax) + ")"};
+    }
+    return config;
+}
+
+std::variant<Config, ConfigError> loadConfig(const std::string& path) {
+    std::ifstream file(path);
+    if (!file)
+        return ConfigError{"cannot read config file " + path};
+    std::ostringstream text;
+    text << file.rdbuf();
+    return parseConfig(text.str(), path);
+}
+
+}  // namespace tracker

@@ -1,0 +1,60 @@
+// The tracker's configuration: one JSON file shared by tracker-fcgi, tracker-cron and trackerctl.
+// Keys keep the PHP tracker's names (minInterval, maxInterval) beside our own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "protocol/announce_request.h"
+
+namespace tracker {
+
+struct DatabaseConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 3306;
+    std::string socket;  // a unix socket path; when set, used instead of host/port
+    std::string user = "tracker";
+    std::string password;
+    std::string name = "tracker";  // the database (schema) name
+    std::uint32_t connectTimeoutSeconds = 2;
+    std::uint32_t queryTimeoutSeconds = 5;  // read/write timeout: no request hangs on a dead server
+};
+
+struct Config {
+    // The PHP's knobs.
+    std::uint32_t minInterval = 300;  // `min interval`
+    std::uint32_t maxInterval = 900;  // `interval`
+    DatabaseConfig database;
+
+    // tracker-fcgi
+    std::uint32_t workers = 16;       // threads accepting FastCGI requests
+    std::uint32_t poolSize = 8;       // database connections shared by the workers
+    std::uint32_t poolWaitMs = 2000;  // longest wait for a free connection before failing
+    std::string listen;               // "" = fd 0 (spawned), "host:port", or a unix socket path
+    std::uint32_t listenBacklog = 1024;
+
+    // protocol
+    bool requireKey = false;
+    bool allowIpParam = false;
+    std::uint32_t numwantDefault = 50;
+    std::uint32_t numwantMax = 200;
+    std::uint32_t scrapeInterval = 3600;  // scrape's flags.min_request_interval
+    std::uint32_t maxScrapeHashes = 64;   // info hashes in one scrape request
+    bool fullScrape = true;               // a scrape without info_hash lists every torrent
+    std::uint32_t fullScrapeCacheSeconds = 30;
+
+    protocol::AnnouncePolicy announcePolicy() const;
+};
+
+struct ConfigError {
+    std::string message;  // names the file and the key
+};
+
+// Reads and checks a config file. Every key is optional (defaults above); an unknown key, a wrong
+// type, an out-of-range value, a missing or unreadable file or bad JSON is an error naming it.
+std::variant<Config, ConfigError> loadConfig(const std::string& path);
+std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
+                                              const std::string& sourceName);
+
+}  // namespace tracker
