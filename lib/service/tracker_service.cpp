@@ -1,0 +1,154 @@
+#include "service/tracker_service.h"
+
+#include <random>
+
+#include "protocol/peer_selection.h"
+#include "protocol/responses.h"
+#include "protocol/scrape_request.h"
+#include "util/log.h"
+
+namespace tracker::service {
+namespace {
+
+using protocol::Failure;
+using protocol::FailureCode;
+
+HttpResponse bencoded(std::string body) {
+    HttpResponse response;
+    response.body = std::move(body);
+    return response;
+}
+
+// Clients read `failure reason` only from a 200 answer, so refusals are sent with 200.
+HttpResponse failure(FailureCode code, std::string detail) {
+    return bencoded(protocol::encodeFailure(protocol::makeFailure(code, std::move(detail))));
+}
+
+HttpResponse plain(int status, std::string text) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(text);
+    response.body.push_back('\n');
+    return response;
+}
+
+HttpResponse storeFailure(store::StoreStatus status, std::string_view why = {}) {
+    if (!why.empty())
+        util::logErrorThrottled("store", why);
+    switch (status) {
+        case store::StoreStatus::NotRegistered:
+            return failure(FailureCode::NotRegistered,
+                           "this torrent is not registered with this tracker");
+        case store::StoreStatus::Banned:
+            return failure(FailureCode::Banned, "this torrent is banned from this tracker");
+        case store::StoreStatus::Busy:
+            return failure(FailureCode::Unavailable,
+                           "the tracker is overloaded; try again in a few minutes");
+        default:
+            return failure(FailureCode::Unavailable,
+                           "the tracker is temporarily unavailable; try again in a few minutes");
+    }
+}
+
+std::mt19937_64& threadRng() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return rng;
+}
+
+}  // namespace
+
+Endpoint endpointFor(std::string_view path) {
+    std::size_t slash = path.rfind('/');
+    std::string_view last = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    if (last == "announce" || last == "announce.php")
+        return Endpoint::Announce;
+    if (last == "scrape" || last == "scrape.php")
+        return Endpoint::Scrape;
+    return Endpoint::Unknown;
+}
+
+TrackerService::TrackerService(const Config& config, store::SwarmStore& store)
+    : config_(config),
+      policy_(config.announcePolicy()),
+      store_(store),
+      fullScrapeCache_(std::chrono::seconds(config.fullScrapeCacheSeconds)) {}
+
+HttpResponse TrackerService::handle(const HttpRequest& request) {
+    Endpoint endpoint = endpointFor(request.path);
+    if (endpoint == Endpoint::Unknown) {
+        return plain(404, "Not found: this tracker serves /announce and /scrape.");
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+        return plain(405, "Method not allowed: announce and scrape are GET requests.");
+    }
+    if (endpoint == Endpoint::Announce)
+        return announce(request.query, request.remoteAddr);
+    return scrape(request.query);
+}
+
+HttpResponse TrackerService::announce(std::string_view query, std::string_view remoteAddr) {
+    auto parsed = protocol::parseAnnounce(query, remoteAddr, policy_);
+    if (auto* refused = std::get_if<Failure>(&parsed)) {
+        return bencoded(protocol::encodeFailure(*refused));
+    }
+    const protocol::AnnounceRequest& request = std::get<protocol::AnnounceRequest>(parsed);
+
+    // One more than wanted, so that the asking peer's own row can be left out.
+    std::uint32_t candidates = request.numwant == 0 ? 0 : request.numwant + 1;
+    store::AnnounceOutcome outcome = store_.announce(request, candidates);
+    if (outcome.status != store::StoreStatus::Ok) {
+        return storeFailure(outcome.status, outcome.message);
+    }
+
+    std::vector<protocol::PeerCandidate> peers;
+    peers.reserve(outcome.peers.size());
+    for (const store::StoredPeer& stored : outcome.peers) {
+        peers.push_back({stored.uid, stored.peerId, stored.address, stored.port, stored.seeder,
+                         stored.requiresCrypto});
+    }
+    protocol::SelectionRules rules;
+    rules.selfUid = request.uid;
+    rules.selfIsSeeder = request.isSeeder();
+    rules.selfCanDoCrypto = request.canDoCrypto();
+    rules.numwant = request.numwant;
+    std::vector<std::size_t> chosen = protocol::selectPeers(peers, rules, threadRng());
+
+    protocol::Intervals intervals{config_.maxInterval, config_.minInterval};
+    return bencoded(protocol::encodeAnnounce(request, outcome.counts, intervals, peers, chosen));
+}
+
+HttpResponse TrackerService::scrape(std::string_view query) {
+    auto parsed = protocol::parseScrape(query, config_.maxScrapeHashes);
+    if (auto* refused = std::get_if<Failure>(&parsed)) {
+        return bencoded(protocol::encodeFailure(*refused));
+    }
+    const protocol::ScrapeRequest& request = std::get<protocol::ScrapeRequest>(parsed);
+    if (request.full())
+        return fullScrape();
+
+    store::ScrapeOutcome outcome = store_.scrape(request.infoHashes);
+    if (outcome.status != store::StoreStatus::Ok) {
+        return storeFailure(outcome.status, outcome.message);
+    }
+    return bencoded(protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval));
+}
+
+HttpResponse TrackerService::fullScrape() {
+    if (!config_.fullScrape) {
+        return failure(FailureCode::Unnumbered,
+                       "full scrape is disabled on this tracker; name torrents with info_hash");
+    }
+    auto body = fullScrapeCache_.get([this]() -> std::optional<std::string> {
+        store::ScrapeOutcome outcome = store_.scrapeAll();
+        if (outcome.status != store::StoreStatus::Ok) {
+            util::logErrorThrottled("full-scrape", "full scrape failed: " + outcome.message);
+            return std::nullopt;
+        }
+        return protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval);
+    });
+    if (!body)
+        return storeFailure(store::StoreStatus::Unavailable);
+    return bencoded(*body);
+}
+
+}  // namespace tracker::service
