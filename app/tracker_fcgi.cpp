@@ -1,0 +1,130 @@
+// tracker-fcgi: the FastCGI worker pool. One process, `workers` threads accepting on one
+// socket, sharing one pool of database connections. SIGTERM or SIGINT: finish the requests in
+// flight, then exit 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "fcgi/fcgi_server.h"
+#include "service/tracker_service.h"
+#include "store/connection_pool.h"
+#include "store/mysql_swarm_store.h"
+#include "util/log.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: tracker-fcgi --config FILE [--listen ADDRESS]\n"
+    "\n"
+    "The BitTorrent tracker's FastCGI worker pool: serves /announce and /scrape.\n"
+    "\n"
+    "  --config FILE     the tracker's JSON config (see deploy/tracker.example.json)\n"
+    "  --listen ADDRESS  a unix socket path, host:port or :port; overrides the config's\n"
+    "                    \"listen\". Without either, the socket on fd 0 is used (spawn-fcgi,\n"
+    "                    Apache mod_fcgid).\n"
+    "  --check           read the config, connect to the database once, and exit\n"
+    "  --help            this text\n";
+
+struct Options {
+    std::string configPath;
+    std::string listen;
+    bool listenGiven = false;
+    bool check = false;
+};
+
+int usageError(const std::string& message) {
+    std::fprintf(stderr, "tracker-fcgi: %s\n\n%s", message.c_str(), kUsage);
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else if (arg == "--config" && i + 1 < argc) {
+            options.configPath = argv[++i];
+        } else if (arg == "--listen" && i + 1 < argc) {
+            options.listen = argv[++i];
+            options.listenGiven = true;
+        } else if (arg == "--check") {
+            options.check = true;
+        } else {
+            return usageError("unknown or incomplete argument \"" + arg + "\"");
+        }
+    }
+    if (options.configPath.empty())
+        return usageError("--config FILE is required");
+
+    auto loaded = tracker::loadConfig(options.configPath);
+    if (auto* error = std::get_if<tracker::ConfigError>(&loaded)) {
+        std::fprintf(stderr, "tracker-fcgi: %s\n", error->message.c_str());
+        return 2;
+    }
+    const tracker::Config config = std::get<tracker::Config>(loaded);
+
+    tracker::store::ConnectionPool pool(config.database, config.poolSize,
+                                        std::chrono::milliseconds(config.poolWaitMs));
+    if (options.check) {
+        auto lease = pool.acquire();
+        if (!lease.lease) {
+            std::fprintf(stderr, "tracker-fcgi: %s\n", lease.message.c_str());
+            return 1;
+        }
+        std::puts("config and database OK");
+        return 0;
+    }
+
+    // Block the stop signals in every thread; the main thread waits for them below.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGTERM);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a web server that hangs up must not kill the process
+
+    tracker::fcgi::ServerOptions serverOptions;
+    serverOptions.listen = options.listenGiven ? options.listen : config.listen;
+    serverOptions.backlog = static_cast<int>(config.listenBacklog);
+    serverOptions.threads = config.workers;
+    auto opened = tracker::fcgi::Server::open(serverOptions);
+    if (auto* error = std::get_if<std::string>(&opened)) {
+        std::fprintf(stderr, "tracker-fcgi: %s\n", error->c_str());
+        return 1;
+    }
+    auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
+
+    tracker::store::MysqlSwarmStore store(pool);
+    tracker::service::TrackerService service(config, store);
+
+    std::thread signalWaiter([&server, stopSignals] {
+        int received = 0;
+        sigwait(&stopSignals, &received);
+        tracker::util::logInfo(std::string("received ") + strsignal(received) +
+                               ": finishing requests in flight");
+        server.stop();
+    });
+
+    tracker::util::logInfo(
+        "serving on " +
+        (serverOptions.listen.empty() ? std::string("fd 0") : serverOptions.listen) + " with " +
+        std::to_string(config.workers) + " workers and " + std::to_string(config.poolSize) +
+        " database connections");
+    server.run([&service](const tracker::service::HttpRequest& request) {
+        return service.handle(request);
+    });
+    signalWaiter.join();
+    tracker::util::logInfo("stopped after " + std::to_string(server.served()) + " requests");
+    return 0;
+}

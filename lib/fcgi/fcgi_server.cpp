@@ -1,0 +1,160 @@
+#include "fcgi/fcgi_server.h"
+
+#include <fcgiapp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "util/log.h"
+
+namespace tracker::fcgi {
+namespace {
+
+const char* statusText(int status) {
+    switch (status) {
+        case 200:
+            return "200 OK";
+        case 400:
+            return "400 Bad Request";
+        case 403:
+            return "403 Forbidden";
+        case 404:
+            return "404 Not Found";
+        case 405:
+            return "405 Method Not Allowed";
+        default:
+            return "500 Internal Server Error";
+    }
+}
+
+std::string_view param(FCGX_Request& request, const char* name) {
+    const char* value = FCGX_GetParam(name, request.envp);
+    return value ? std::string_view(value) : std::string_view();
+}
+
+// SCRIPT_NAME as nginx's fastcgi_params and Apache's proxy_fcgi send it; DOCUMENT_URI and
+// REQUEST_URI for servers configured otherwise.
+std::string_view requestPath(FCGX_Request& request) {
+    std::string_view path = param(request, "SCRIPT_NAME");
+    if (path.empty())
+        path = param(request, "DOCUMENT_URI");
+    if (path.empty()) {
+        path = param(request, "REQUEST_URI");
+        path = path.substr(0, path.find('?'));
+    }
+    return path;
+}
+
+void writeResponse(FCGX_Request& request, const service::HttpResponse& response) {
+    std::string head;
+    head.reserve(256);
+    head += "Status: ";
+    head += statusText(response.status);
+    head += "\r\nContent-Type: ";
+    head += response.contentType;
+    head += "\r\nContent-Length: ";
+    head += std::to_string(response.body.size());
+    if (response.noCache) {
+        head +=
+            "\r\nCache-Control: no-cache, must-revalidate\r\nPragma: no-cache"
+            "\r\nExpires: Mon, 26 Jul 1997 05:00:00 GMT";
+    }
+    head += "\r\n\r\n";
+    FCGX_PutStr(head.data(), static_cast<int>(head.size()), request.out);
+    if (param(request, "REQUEST_METHOD") != "HEAD") {
+        FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), request.out);
+    }
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<Server>, std::string> Server::open(const ServerOptions& options) {
+    if (FCGX_Init() != 0)
+        return std::string("FCGX_Init failed");
+    if (options.listen.empty()) {
+        if (FCGX_IsCGI()) {
+            return std::string(
+                "no listening socket: give --listen (host:port or a unix socket path) or "
+                "start under a FastCGI spawner that passes the socket as fd 0");
+        }
+        return std::unique_ptr<Server>(new Server(0, "", options.threads));
+    }
+    bool isUnix = options.listen.find('/') != std::string::npos;
+    int fd = FCGX_OpenSocket(options.listen.c_str(), options.backlog);
+    if (fd < 0) {
+        return "cannot listen on " + options.listen + ": " + std::strerror(errno);
+    }
+    if (isUnix) {
+        // The web server runs as another user; who may connect is decided by the socket's
+        // directory (e.g. /run/tracker, mode 0750, group www-data).
+        ::chmod(options.listen.c_str(), 0666);
+    }
+    return std::unique_ptr<Server>(new Server(fd, isUnix ? options.listen : "", options.threads));
+}
+
+Server::~Server() {
+    if (fd_ > 0)
+        ::close(fd_);
+    if (!unixPath_.empty())
+        ::unlink(unixPath_.c_str());
+}
+
+void Server::run(const Handler& handler) {
+    std::vector<std::thread> threads;
+    threads.reserve(threads_);
+    for (unsigned i = 0; i < threads_; ++i) {
+        threads.emplace_back([this, &handler] { serve(handler); });
+    }
+    for (auto& thread : threads)
+        thread.join();
+}
+
+void Server::stop() {
+    stopping_ = true;
+    FCGX_ShutdownPending();
+    // Wakes every thread blocked in accept(): on Linux accept() then fails with EINVAL.
+    ::shutdown(fd_, SHUT_RDWR);
+}
+
+void Server::serve(const Handler& handler) {
+    FCGX_Request request;
+    FCGX_InitRequest(&request, fd_, 0);
+    while (!stopping_) {
+        if (FCGX_Accept_r(&request) < 0) {
+            if (stopping_)
+                break;
+            // EMFILE and the like: back off a little rather than spin.
+            util::logErrorThrottled("accept",
+                                    std::string("FastCGI accept failed: ") + std::strerror(errno));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            continue;
+        }
+        service::HttpRequest plain;
+        plain.method = param(request, "REQUEST_METHOD");
+        plain.path = requestPath(request);
+        plain.query = param(request, "QUERY_STRING");
+        plain.remoteAddr = param(request, "REMOTE_ADDR");
+        service::HttpResponse response;
+        try {
+            response = handler(plain);
+        } catch (const std::exception& error) {
+            util::logErrorThrottled("handler", std::string("request failed: ") + error.what());
+            // Still an answer the client can read, never a bare 500.
+            const std::string reason = "Tracker error: internal error";
+            response.body =
+                "d14:failure reason" + std::to_string(reason.size()) + ":" + reason + "e";
+        }
+        writeResponse(request, response);
+        FCGX_Finish_r(&request);
+        served_.fetch_add(1, std::memory_order_relaxed);
+    }
+    FCGX_Free(&request, 0);
+}
+
+}  // namespace tracker::fcgi

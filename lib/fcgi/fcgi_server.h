@@ -1,0 +1,54 @@
+// The FastCGI adapter: N threads accepting requests on one listening socket, each turning a
+// FastCGI request into an HttpRequest and the handler's HttpResponse back into bytes. The only
+// code that includes fcgiapp.h.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "service/http_types.h"
+
+namespace tracker::fcgi {
+
+struct ServerOptions {
+    // "" = the socket on fd 0 (spawn-fcgi, mod_fcgid); "host:port" or ":port" = TCP;
+    // anything else = a unix socket path (created, mode 0666: guard it by its directory).
+    std::string listen;
+    int backlog = 1024;
+    unsigned threads = 16;
+};
+
+using Handler = std::function<service::HttpResponse(const service::HttpRequest&)>;
+
+class Server {
+  public:
+    // Opens (or adopts) the listening socket; an error says why.
+    static std::variant<std::unique_ptr<Server>, std::string> open(const ServerOptions& options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Serves on options.threads threads until stop(); returns when every thread has finished
+    // its request in flight.
+    void run(const Handler& handler);
+    // Stops accepting; requests in flight complete. Safe from any thread (not a signal handler).
+    void stop();
+    std::uint64_t served() const { return served_.load(); }
+
+  private:
+    Server(int fd, std::string unixPath, unsigned threads)
+        : fd_(fd), unixPath_(std::move(unixPath)), threads_(threads) {}
+    void serve(const Handler& handler);
+
+    int fd_;
+    std::string unixPath_;  // removed on exit when we created it
+    unsigned threads_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> served_{0};
+};
+
+}  // namespace tracker::fcgi
