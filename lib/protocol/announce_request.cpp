@@ -239,7 +239,9 @@ std::variant<AnnounceRequest, Failure> parseAnnounce(std::string_view rawQuery,
         if (!keyParam->value.empty())
             key = keyParam->value;
     }
-    request.uid = deriveUid(key, view(request.peerId), request.address);
+    // The connection's address, not a claimed `ip`: claiming a victim's address must not also
+    // claim its identity.
+    request.uid = deriveUid(key, view(request.peerId), request.connectionAddress);
     return request;
 }
 

@@ -65,7 +65,8 @@ std::variant<AnnounceRequest, Failure> parseAnnounce(std::string_view rawQuery,
 // The identity stored in `peers.uid` (varbinary(10)), unique per torrent:
 // - a `key` of 1-10 characters from [A-Za-z0-9._-] is used as it is (every common client);
 // - any other key becomes `!` + 9 characters derived from it (stable, same key -> same uid);
-// - no key becomes `~` + 9 characters derived from the peer_id and the peer's address, so that
+// - no key becomes `~` + 9 characters derived from the peer_id and the connection's address
+//   (REMOTE_ADDR, never a claimed `ip`), so that
 //   someone who learns a peer_id elsewhere cannot stop or rewrite that peer's row.
 std::string deriveUid(std::optional<std::string_view> key, std::string_view peerId,
                       const PeerAddress& address);
