@@ -2,7 +2,6 @@
 
 #include <fcgiapp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,15 +84,12 @@ std::variant<std::unique_ptr<Server>, std::string> Server::open(const ServerOpti
         }
         return std::unique_ptr<Server>(new Server(0, "", options.threads));
     }
+    // A unix socket gets its mode from the umask (the systemd unit's UMask=0007 makes it 0770,
+    // group www-data): who may connect is the service manager's decision, not ours.
     bool isUnix = options.listen.find('/') != std::string::npos;
     int fd = FCGX_OpenSocket(options.listen.c_str(), options.backlog);
     if (fd < 0) {
         return "cannot listen on " + options.listen + ": " + std::strerror(errno);
-    }
-    if (isUnix) {
-        // The web server runs as another user; who may connect is decided by the socket's
-        // directory (e.g. /run/tracker, mode 0750, group www-data).
-        ::chmod(options.listen.c_str(), 0666);
     }
     return std::unique_ptr<Server>(new Server(fd, isUnix ? options.listen : "", options.threads));
 }

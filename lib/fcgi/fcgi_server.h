@@ -16,7 +16,7 @@ namespace tracker::fcgi {
 
 struct ServerOptions {
     // "" = the socket on fd 0 (spawn-fcgi, mod_fcgid); "host:port" or ":port" = TCP;
-    // anything else = a unix socket path (created, mode 0666: guard it by its directory).
+    // anything else = a unix socket path (created; its mode follows the umask).
     std::string listen;
     int backlog = 1024;
     unsigned threads = 16;
