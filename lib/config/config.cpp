@@ -52,6 +52,18 @@ class ObjectReader {
         };
     }
 
+    void stringList(const char* key, std::vector<std::string>& target) {
+        handlers_[key] = [this, key, &target](const Json& value) {
+            if (!value.is_array()) return fail(key, "must be a list of strings");
+            std::vector<std::string> items;
+            for (const auto& item : value) {
+                if (!item.is_string()) return fail(key, "must be a list of strings");
+                items.push_back(item.get<std::string>());
+            }
+            target = std::move(items);
+        };
+    }
+
     // A nested object, read by `read`, which returns its first error.
     void object(const char* key,
                 std::function<std::optional<std::string>(const Json&, const std::string&)> read) {
@@ -151,6 +163,9 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("maxScrapeHashes", config.maxScrapeHashes, 1, 10000);
     top.boolean("fullScrape", config.fullScrape);
     top.integer("fullScrapeCacheSeconds", config.fullScrapeCacheSeconds, 0, 86400);
+    top.integer("torrentTtlDays", config.torrentTtlDays, 0, 36500);
+    top.integer("cleanupBatchSize", config.cleanupBatchSize, 1, 100000);
+    top.stringList("statsAllow", config.statsAllow);
     if (auto error = top.run())
         return ConfigError{*error};
 

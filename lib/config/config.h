@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "protocol/announce_request.h"
 
@@ -43,6 +44,13 @@ struct Config {
     std::uint32_t maxScrapeHashes = 64;   // info hashes in one scrape request
     bool fullScrape = true;               // a scrape without info_hash lists every torrent
     std::uint32_t fullScrapeCacheSeconds = 30;
+
+    // tracker-cron
+    std::uint32_t torrentTtlDays = 7;       // delete a torrent idle and peerless this long; 0 = never
+    std::uint32_t cleanupBatchSize = 1000;  // rows per DELETE, so no big delete holds locks long
+
+    // live stats (/stats, /metrics): only these client addresses (exact, or CIDR `10.0.0.0/8`)
+    std::vector<std::string> statsAllow = {"127.0.0.1", "::1"};
 
     protocol::AnnouncePolicy announcePolicy() const;
 };
