@@ -1,56 +1,17 @@
 #include "store/mysql_swarm_store.h"
 
+#include "store/swarm_statements.h"
+
 #include <algorithm>
 #include <random>
 
 namespace tracker::store {
 namespace {
 
+using namespace statements;
+
 using protocol::AnnounceEvent;
 using protocol::AnnounceRequest;
-
-// --- The statements. Placeholders only: no SQL is ever built from request bytes. ---
-
-constexpr const char* kFindTorrent = "SELECT tid, banned + 0 FROM torrents WHERE infohash = ?";
-
-// (uid, tid) is the PHP's identity of a peer in a swarm. `rnd` is drawn once, on insert, and
-// places the peer in the swarm's random order (see kReadSwarm).
-constexpr const char* kUpsertPeer =
-    "INSERT INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW()) "
-    "ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
-    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
-
-constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
-
-constexpr const char* kCountCompletion =
-    "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = ?";
-
-// One round trip for the counts and the candidates. The counters on `torrents` are kept exact
-// by triggers on `peers` (migration 002), so no COUNT runs over the swarm. The candidates are
-// the next rows after a random point in the swarm's `rnd` order, wrapping round to the start:
-// two index range scans of at most LIMIT rows each, whatever the swarm's size.
-#define TRACKER_SWARM_WINDOW(FILTER)                                                       \
-    "(SELECT 2 AS part, seeders, leechers, downloaded, '' AS ip, '' AS peerId, '' AS uid " \
-    "FROM torrents WHERE tid = ?) "                                                        \
-    "UNION ALL (SELECT 0, port, crypt + 0, seeding, ip, peerId, uid FROM peers "           \
-    "WHERE tid = ? " FILTER                                                                \
-    " AND rnd >= ? ORDER BY rnd LIMIT ?) "                                                 \
-    "UNION ALL (SELECT 1, port, crypt + 0, seeding, ip, peerId, uid FROM peers "           \
-    "WHERE tid = ? " FILTER " AND rnd < ? ORDER BY rnd LIMIT ?)"
-
-constexpr const char* kReadSwarm = TRACKER_SWARM_WINDOW("");
-// A seeder is handed leechers only: the (tid, seeding, rnd) index keeps that O(LIMIT) even in
-// a swarm of seeders.
-constexpr const char* kReadSwarmLeechers = TRACKER_SWARM_WINDOW("AND seeding = 0");
-#undef TRACKER_SWARM_WINDOW
-
-constexpr const char* kScrapeOne =
-    "SELECT name, downloaded, seeders, leechers FROM torrents "
-    "WHERE infohash = ? AND banned = 0";
-
-constexpr const char* kScrapeAll =
-    "SELECT infohash, name, downloaded, seeders, leechers FROM torrents WHERE banned = 0";
 
 sql::SQLString bytes(std::string_view data) {
     return sql::SQLString(data.data(), data.size());
