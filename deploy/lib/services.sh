@@ -18,6 +18,7 @@
 #   CMAKE_BUILD_TYPE     (Release)   TRACKER_CMAKE_ARGS (split on spaces)
 #   TRACKER_BUILD_JOBS   (nproc)
 #   TRACKER_NGINX_IPV6   auto | 1 | 0: also listen on [::1]   (auto)
+#   TRACKER_NGINX_EXTRA_CONF  a file included in http {} too (the benchmark's baselines)
 #   MARIADB_START_TIMEOUT (30) WORKERS_START_TIMEOUT (10) seconds
 #
 # Functions: tracker_install_packages, tracker_build, mariadb_start,
@@ -583,6 +584,7 @@ http {
     access_log off;
     default_type application/octet-stream;
     include $d/tracker-server.conf;
+    ${TRACKER_NGINX_EXTRA_CONF:+include $TRACKER_NGINX_EXTRA_CONF;}
 }
 EOF
     mv -f -- "$d/nginx.conf.tmp" "$d/nginx.conf"
