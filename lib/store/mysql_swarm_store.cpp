@@ -31,12 +31,23 @@ StoreStatus statusFor(ConnectionPool::LeaseError error) {
     return error == ConnectionPool::LeaseError::Busy ? StoreStatus::Busy : StoreStatus::Unavailable;
 }
 
+// InnoDB picked this statement as a deadlock victim or it waited too long for a row lock. A new
+// peer's insert takes a shared lock on its torrent's row (the foreign key) and then, through the
+// counter trigger, an exclusive one: two new peers of one swarm at once can deadlock. The victim
+// was rolled back whole, so trying again is safe.
+bool isTransientConflict(const sql::SQLException& error) {
+    return error.getErrorCode() == 1213 || error.getErrorCode() == 1205;
+}
+
 // Runs `work` on a leased session. A reused session whose connection turns out to be lost
 // (the server restarted since it was last used) is dropped and the work is tried once more on
-// a fresh connection; any other database error becomes Unavailable for this request.
+// a fresh connection; a deadlock victim is tried again; any other database error becomes
+// Unavailable for this request.
 template <typename Outcome, typename Work>
 Outcome withSession(ConnectionPool& pool, Work work) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    constexpr int kAttempts = 3;
+    std::string lastError;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
         auto leased = pool.acquire();
         if (!leased.lease) {
             Outcome outcome;
@@ -48,57 +59,78 @@ Outcome withSession(ConnectionPool& pool, Work work) {
         try {
             return work(lease.session());
         } catch (const sql::SQLException& error) {
+            lastError = std::string("database error ") + std::to_string(error.getErrorCode()) +
+                        ": " + error.what();
             bool lost = isConnectionLost(error);
             if (lost)
                 lease.markBroken();
-            if (lost && !lease.fresh() && attempt == 0)
-                continue;
-            Outcome outcome;
-            outcome.status = StoreStatus::Unavailable;
-            outcome.message = std::string("database error ") +
-                              std::to_string(error.getErrorCode()) + ": " + error.what();
-            return outcome;
+            bool retry = (lost && !lease.fresh()) || isTransientConflict(error);
+            if (!retry)
+                break;
         }
     }
     Outcome outcome;
     outcome.status = StoreStatus::Unavailable;
-    outcome.message = "database connection lost twice";
+    outcome.message = lastError;
     return outcome;
 }
 
+StoredPeer toPeer(const sql::ResultSet& row, int firstColumn) {
+    StoredPeer peer;
+    peer.port = static_cast<std::uint16_t>(row.getUInt(firstColumn));
+    peer.requiresCrypto = row.getInt(firstColumn + 1) != 0;
+    peer.seeder = row.getInt(firstColumn + 2) != 0;
+    peer.peerId = row.getString(firstColumn + 4).asStdString();
+    peer.uid = row.getString(firstColumn + 5).asStdString();
+    return peer;
+}
+
+// Appends the peers in `rows` (columns from firstColumn: port, crypt, seeding, ip, peerId, uid).
+// A row with an unreadable address (written by hand) is skipped.
+void appendPeer(const sql::ResultSet& rows, int firstColumn, std::vector<StoredPeer>& peers) {
+    auto address = protocol::PeerAddress::parse(rows.getString(firstColumn + 3).asStdString());
+    if (!address)
+        return;
+    StoredPeer peer = toPeer(rows, firstColumn);
+    peer.address = *address;
+    peers.push_back(std::move(peer));
+}
+
+// The counts, and `candidates` peers from a random point of the swarm's rnd order on. A swarm
+// no bigger than that is read whole from its start; otherwise the read wraps round to the
+// start in a second, rare query when the random point fell near the end.
 void readSwarm(DbSession& session, const AnnounceRequest& request, std::uint32_t tid,
-               std::uint32_t candidates, AnnounceOutcome& outcome) {
-    sql::PreparedStatement& read =
-        session.statement(request.isSeeder() ? kReadSwarmLeechers : kReadSwarm);
-    std::uint32_t pivot = randomRnd();
+               std::uint32_t candidates, std::int64_t swarmBefore, AnnounceOutcome& outcome) {
+    bool leechersOnly = request.isSeeder();
+    std::uint32_t pivot = swarmBefore + 1 <= candidates ? 0 : randomRnd();
+    sql::PreparedStatement& read = session.statement(leechersOnly ? kReadLeechers : kReadSwarm);
     read.setUInt(1, tid);
     read.setUInt(2, tid);
     read.setUInt(3, pivot);
     read.setUInt(4, candidates);
-    read.setUInt(5, tid);
-    read.setUInt(6, pivot);
-    read.setUInt(7, candidates);
     std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-    outcome.peers.reserve(std::min<std::size_t>(2 * candidates, 512));
+    outcome.peers.reserve(candidates);
     while (rows->next()) {
-        if (rows->getInt(1) == 2) {
+        if (rows->getInt(1) == 1) {
             outcome.counts.complete = nonNegative(rows->getInt64(2));
             outcome.counts.incomplete = nonNegative(rows->getInt64(3));
             outcome.counts.downloaded = nonNegative(rows->getInt64(4));
-            continue;
+        } else {
+            appendPeer(*rows, 2, outcome.peers);
         }
-        auto address = protocol::PeerAddress::parse(rows->getString(5).asStdString());
-        if (!address)
-            continue;  // a row written by hand with a bad address: skip it
-        StoredPeer peer;
-        peer.port = static_cast<std::uint16_t>(rows->getUInt(2));
-        peer.requiresCrypto = rows->getInt(3) != 0;
-        peer.seeder = rows->getInt(4) != 0;
-        peer.address = *address;
-        peer.peerId = rows->getString(6).asStdString();
-        peer.uid = rows->getString(7).asStdString();
-        outcome.peers.push_back(std::move(peer));
     }
+    rows.reset();
+    if (pivot == 0 || outcome.peers.size() >= candidates)
+        return;
+
+    sql::PreparedStatement& wrap =
+        session.statement(leechersOnly ? kReadLeechersWrap : kReadSwarmWrap);
+    wrap.setUInt(1, tid);
+    wrap.setUInt(2, pivot);
+    wrap.setUInt(3, candidates - static_cast<std::uint32_t>(outcome.peers.size()));
+    std::unique_ptr<sql::ResultSet> wrapped(wrap.executeQuery());
+    while (wrapped->next())
+        appendPeer(*wrapped, 1, outcome.peers);
 }
 
 }  // namespace
@@ -119,6 +151,7 @@ AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
             outcome.status = StoreStatus::Banned;
             return outcome;
         }
+        std::int64_t swarmBefore = torrent->getInt64(3);
         torrent.reset();
 
         if (request.event == AnnounceEvent::Stopped) {
@@ -147,7 +180,7 @@ AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
                 count.executeUpdate();
             }
         }
-        readSwarm(session, request, tid, candidates, outcome);
+        readSwarm(session, request, tid, candidates, swarmBefore, outcome);
         return outcome;
     });
 }
