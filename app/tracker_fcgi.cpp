@@ -72,6 +72,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     const tracker::Config config = std::get<tracker::Config>(loaded);
+    std::string badEntry;
+    auto statsReaders = tracker::service::AddressAllowlist::parse(config.statsAllow, &badEntry);
+    if (!statsReaders) {
+        std::fprintf(stderr,
+                     "tracker-fcgi: %s: statsAllow entry \"%s\" is not an address or CIDR block\n",
+                     options.configPath.c_str(), badEntry.c_str());
+        return 2;
+    }
 
     tracker::store::ConnectionPool pool(config.database, config.poolSize,
                                         std::chrono::milliseconds(config.poolWaitMs));
@@ -106,7 +114,8 @@ int main(int argc, char** argv) {
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
 
     tracker::store::MysqlSwarmStore store(pool);
-    tracker::service::TrackerService service(config, store);
+    tracker::service::TrackerService service(config, store, std::move(*statsReaders),
+                                             [&pool] { return pool.stats(); });
 
     std::thread signalWaiter([&server, stopSignals] {
         int received = 0;

@@ -19,11 +19,6 @@ HttpResponse bencoded(std::string body) {
     return response;
 }
 
-// Clients read `failure reason` only from a 200 answer, so refusals are sent with 200.
-HttpResponse failure(FailureCode code, std::string detail) {
-    return bencoded(protocol::encodeFailure(protocol::makeFailure(code, std::move(detail))));
-}
-
 HttpResponse plain(int status, std::string text) {
     HttpResponse response;
     response.status = status;
@@ -32,21 +27,21 @@ HttpResponse plain(int status, std::string text) {
     return response;
 }
 
-HttpResponse storeFailure(store::StoreStatus status, std::string_view why = {}) {
-    if (!why.empty())
-        util::logErrorThrottled("store", why);
+Failure storeFailure(store::StoreStatus status) {
     switch (status) {
         case store::StoreStatus::NotRegistered:
-            return failure(FailureCode::NotRegistered,
-                           "this torrent is not registered with this tracker");
+            return protocol::makeFailure(FailureCode::NotRegistered,
+                                         "this torrent is not registered with this tracker");
         case store::StoreStatus::Banned:
-            return failure(FailureCode::Banned, "this torrent is banned from this tracker");
+            return protocol::makeFailure(FailureCode::Banned,
+                                         "this torrent is banned from this tracker");
         case store::StoreStatus::Busy:
-            return failure(FailureCode::Unavailable,
-                           "the tracker is overloaded; try again in a few minutes");
+            return protocol::makeFailure(FailureCode::Unavailable,
+                                         "the tracker is overloaded; try again in a few minutes");
         default:
-            return failure(FailureCode::Unavailable,
-                           "the tracker is temporarily unavailable; try again in a few minutes");
+            return protocol::makeFailure(
+                FailureCode::Unavailable,
+                "the tracker is temporarily unavailable; try again in a few minutes");
     }
 }
 
@@ -64,41 +59,78 @@ Endpoint endpointFor(std::string_view path) {
         return Endpoint::Announce;
     if (last == "scrape" || last == "scrape.php")
         return Endpoint::Scrape;
+    if (last == "stats")
+        return Endpoint::Stats;
+    if (last == "metrics")
+        return Endpoint::Metrics;
     return Endpoint::Unknown;
 }
 
-TrackerService::TrackerService(const Config& config, store::SwarmStore& store)
+TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
+                               AddressAllowlist statsReaders,
+                               std::function<store::PoolStats()> poolStats)
     : config_(config),
       policy_(config.announcePolicy()),
       store_(store),
+      statsReaders_(std::move(statsReaders)),
+      metrics_(std::move(poolStats)),
       fullScrapeCache_(std::chrono::seconds(config.fullScrapeCacheSeconds)) {}
+
+HttpResponse TrackerService::refuse(const Failure& failure) {
+    metrics_.countFailure(failure.code);
+    return bencoded(protocol::encodeFailure(failure));
+}
+
+HttpResponse TrackerService::refuse(store::StoreStatus status, std::string_view why) {
+    if (!why.empty())
+        util::logErrorThrottled("store", why);
+    return refuse(storeFailure(status));
+}
 
 HttpResponse TrackerService::handle(const HttpRequest& request) {
     Endpoint endpoint = endpointFor(request.path);
     if (endpoint == Endpoint::Unknown) {
+        metrics_.countRequest(RequestKind::NotFound);
         return plain(404, "Not found: this tracker serves /announce and /scrape.");
     }
     if (request.method != "GET" && request.method != "HEAD") {
+        metrics_.countRequest(RequestKind::BadMethod);
         return plain(405, "Method not allowed: announce and scrape are GET requests.");
     }
-    if (endpoint == Endpoint::Announce)
+    if (endpoint == Endpoint::Announce) {
+        metrics_.countRequest(RequestKind::Announce);
         return announce(request.query, request.remoteAddr);
-    return scrape(request.query);
+    }
+    if (endpoint == Endpoint::Scrape)
+        return scrape(request.query);
+
+    if (!statsReaders_.allows(request.remoteAddr)) {
+        metrics_.countRequest(RequestKind::Forbidden);
+        return plain(403, "Forbidden: the stats are served to the addresses in statsAllow only.");
+    }
+    metrics_.countRequest(RequestKind::Stats);
+    HttpResponse response;
+    if (endpoint == Endpoint::Stats) {
+        response.contentType = "application/json";
+        response.body = metrics_.json();
+    } else {
+        response.contentType = "text/plain; version=0.0.4";
+        response.body = metrics_.prometheus();
+    }
+    return response;
 }
 
 HttpResponse TrackerService::announce(std::string_view query, std::string_view remoteAddr) {
     auto parsed = protocol::parseAnnounce(query, remoteAddr, policy_);
-    if (auto* refused = std::get_if<Failure>(&parsed)) {
-        return bencoded(protocol::encodeFailure(*refused));
-    }
+    if (auto* refused = std::get_if<Failure>(&parsed))
+        return refuse(*refused);
     const protocol::AnnounceRequest& request = std::get<protocol::AnnounceRequest>(parsed);
 
     // One more than wanted, so that the asking peer's own row can be left out.
     std::uint32_t candidates = request.numwant == 0 ? 0 : request.numwant + 1;
     store::AnnounceOutcome outcome = store_.announce(request, candidates);
-    if (outcome.status != store::StoreStatus::Ok) {
-        return storeFailure(outcome.status, outcome.message);
-    }
+    if (outcome.status != store::StoreStatus::Ok)
+        return refuse(outcome.status, outcome.message);
 
     std::vector<protocol::PeerCandidate> peers;
     peers.reserve(outcome.peers.size());
@@ -119,24 +151,25 @@ HttpResponse TrackerService::announce(std::string_view query, std::string_view r
 
 HttpResponse TrackerService::scrape(std::string_view query) {
     auto parsed = protocol::parseScrape(query, config_.maxScrapeHashes);
-    if (auto* refused = std::get_if<Failure>(&parsed)) {
-        return bencoded(protocol::encodeFailure(*refused));
-    }
+    if (auto* refused = std::get_if<Failure>(&parsed))
+        return refuse(*refused);
     const protocol::ScrapeRequest& request = std::get<protocol::ScrapeRequest>(parsed);
     if (request.full())
         return fullScrape();
 
+    metrics_.countRequest(RequestKind::Scrape);
     store::ScrapeOutcome outcome = store_.scrape(request.infoHashes);
-    if (outcome.status != store::StoreStatus::Ok) {
-        return storeFailure(outcome.status, outcome.message);
-    }
+    if (outcome.status != store::StoreStatus::Ok)
+        return refuse(outcome.status, outcome.message);
     return bencoded(protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval));
 }
 
 HttpResponse TrackerService::fullScrape() {
+    metrics_.countRequest(RequestKind::FullScrape);
     if (!config_.fullScrape) {
-        return failure(FailureCode::Unnumbered,
-                       "full scrape is disabled on this tracker; name torrents with info_hash");
+        return refuse(protocol::makeFailure(
+            FailureCode::Unnumbered,
+            "full scrape is disabled on this tracker; name torrents with info_hash"));
     }
     auto body = fullScrapeCache_.get([this]() -> std::optional<std::string> {
         store::ScrapeOutcome outcome = store_.scrapeAll();
@@ -147,7 +180,7 @@ HttpResponse TrackerService::fullScrape() {
         return protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval);
     });
     if (!body)
-        return storeFailure(store::StoreStatus::Unavailable);
+        return refuse(store::StoreStatus::Unavailable, {});
     return bencoded(*body);
 }
 

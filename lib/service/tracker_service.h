@@ -3,20 +3,26 @@
 // instance serves every worker thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "config/config.h"
+#include "service/address_allowlist.h"
 #include "service/full_scrape_cache.h"
 #include "service/http_types.h"
+#include "service/metrics.h"
 #include "store/swarm_store.h"
 
 namespace tracker::service {
 
 class TrackerService {
   public:
-    TrackerService(const Config& config, store::SwarmStore& store);
+    // `statsReaders`: who may read /stats and /metrics; `poolStats`: the database pool's
+    // figures for them (may be empty).
+    TrackerService(const Config& config, store::SwarmStore& store, AddressAllowlist statsReaders,
+                   std::function<store::PoolStats()> poolStats = {});
 
     HttpResponse handle(const HttpRequest& request);
 
@@ -25,16 +31,21 @@ class TrackerService {
 
   private:
     HttpResponse fullScrape();
+    // A bencoded failure, counted by reason.
+    HttpResponse refuse(const protocol::Failure& failure);
+    HttpResponse refuse(store::StoreStatus status, std::string_view why);
 
     Config config_;
     protocol::AnnouncePolicy policy_;
     store::SwarmStore& store_;
+    AddressAllowlist statsReaders_;
+    Metrics metrics_;
     FullScrapeCache fullScrapeCache_;
 };
 
 // Which endpoint a path names, by its last segment: `/announce`, `/tracker/announce` and the
-// PHP's `/announce.php` are all the announce.
-enum class Endpoint { Announce, Scrape, Unknown };
+// PHP's `/announce.php` are all the announce; `/stats` and `/metrics` the live stats.
+enum class Endpoint { Announce, Scrape, Stats, Metrics, Unknown };
 Endpoint endpointFor(std::string_view path);
 
 }  // namespace tracker::service

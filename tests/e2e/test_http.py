@@ -240,6 +240,20 @@ class WebServerTest(unittest.TestCase):
         self.assertEqual(answer[b"flags"], {b"min_request_interval": 3600})
         self.assertGreaterEqual(len(answer[b"files"]), 1)
 
+    def test_live_stats_as_json_and_prometheus(self):
+        import json
+        status, headers, body = self.tracker.get("/stats")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("application/json"))
+        stats = json.loads(body)
+        self.assertGreater(stats["requests"]["announce"], 0)
+        self.assertIn("5_not_registered", stats["failures"])
+        self.assertEqual(stats["pool"]["size"], 8)
+        status, _, body = self.tracker.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn(b'tracker_requests_total{kind="announce"} ', body)
+        self.assertIn(b"# TYPE tracker_db_pool_in_use gauge", body)
+
     def test_non_get_methods_are_refused(self):
         status, _, _ = self.tracker.get("/announce?info_hash=x", method="POST")
         self.assertIn(status, (405, 411))

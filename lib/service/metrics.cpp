@@ -1,0 +1,99 @@
+#include "service/metrics.h"
+
+#include <nlohmann/json.hpp>
+
+namespace tracker::service {
+namespace {
+
+constexpr const char* kKindNames[kRequestKinds] = {
+    "announce", "scrape", "full_scrape", "stats", "not_found", "bad_method", "forbidden"};
+constexpr const char* kFailureNames[8] = {"unnumbered", "1_missing_field", "2_info_hash",
+                                          "3_peer_id",  "4_port",          "5_not_registered",
+                                          "6_banned",   "unavailable"};
+
+}  // namespace
+
+Metrics::Metrics(std::function<store::PoolStats()> pool)
+    : started_(std::chrono::steady_clock::now()), pool_(std::move(pool)) {}
+
+std::size_t Metrics::failureIndex(protocol::FailureCode code) {
+    int number = static_cast<int>(code);
+    if (number >= 1 && number <= 6)
+        return static_cast<std::size_t>(number);
+    return code == protocol::FailureCode::Unavailable ? 7 : 0;
+}
+
+std::string Metrics::json() const {
+    nlohmann::json out;
+    out["uptimeSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - started_)
+                               .count();
+    for (std::size_t i = 0; i < kRequestKinds; ++i) {
+        out["requests"][kKindNames[i]] = requests_[i].load(relaxed);
+    }
+    for (std::size_t i = 0; i < failures_.size(); ++i) {
+        out["failures"][kFailureNames[i]] = failures_[i].load(relaxed);
+    }
+    if (pool_) {
+        store::PoolStats pool = pool_();
+        out["pool"] = {{"size", pool.size},
+                       {"inUse", pool.inUse},
+                       {"open", pool.open},
+                       {"leases", pool.leases},
+                       {"waits", pool.waits},
+                       {"timeouts", pool.timeouts},
+                       {"connectFailures", pool.connectFailures},
+                       {"dropped", pool.dropped}};
+    }
+    return out.dump(2) + "\n";
+}
+
+std::string Metrics::prometheus() const {
+    std::string out;
+    auto line = [&out](const std::string& name, const std::string& labels, std::uint64_t value) {
+        out += name;
+        if (!labels.empty())
+            out += "{" + labels + "}";
+        out += " " + std::to_string(value) + "\n";
+    };
+    auto header = [&out](const char* name, const char* type, const char* help) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    header("tracker_uptime_seconds", "gauge", "Seconds since this worker process started.");
+    line("tracker_uptime_seconds", "",
+         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::steady_clock::now() - started_)
+                                        .count()));
+    header("tracker_requests_total", "counter", "Requests served, by kind.");
+    for (std::size_t i = 0; i < kRequestKinds; ++i) {
+        line("tracker_requests_total", std::string("kind=\"") + kKindNames[i] + "\"",
+             requests_[i].load(relaxed));
+    }
+    header("tracker_failures_total", "counter", "Failure reasons sent, by reason.");
+    for (std::size_t i = 0; i < failures_.size(); ++i) {
+        line("tracker_failures_total", std::string("reason=\"") + kFailureNames[i] + "\"",
+             failures_[i].load(relaxed));
+    }
+    if (pool_) {
+        store::PoolStats pool = pool_();
+        header("tracker_db_pool_size", "gauge", "Database connections the pool may open.");
+        line("tracker_db_pool_size", "", pool.size);
+        header("tracker_db_pool_in_use", "gauge", "Database connections leased right now.");
+        line("tracker_db_pool_in_use", "", pool.inUse);
+        header("tracker_db_pool_open", "gauge", "Database connections open, leased or idle.");
+        line("tracker_db_pool_open", "", pool.open);
+        header("tracker_db_pool_waits_total", "counter", "Leases that waited for a connection.");
+        line("tracker_db_pool_waits_total", "", pool.waits);
+        header("tracker_db_pool_timeouts_total", "counter",
+               "Leases refused after waiting poolWaitMs.");
+        line("tracker_db_pool_timeouts_total", "", pool.timeouts);
+        header("tracker_db_connect_failures_total", "counter", "Failed connection attempts.");
+        line("tracker_db_connect_failures_total", "", pool.connectFailures);
+        header("tracker_db_connections_dropped_total", "counter",
+               "Connections dropped after being lost.");
+        line("tracker_db_connections_dropped_total", "", pool.dropped);
+    }
+    return out;
+}
+
+}  // namespace tracker::service

@@ -1,0 +1,46 @@
+// Live counters of one worker process (requests by kind, failures by reason, the database
+// pool), rendered as JSON for /stats and as Prometheus text for /metrics. Thread-safe: the
+// counters are atomics that every worker thread bumps without a lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "protocol/failure.h"
+#include "store/connection_pool.h"
+
+namespace tracker::service {
+
+enum class RequestKind { Announce, Scrape, FullScrape, Stats, NotFound, BadMethod, Forbidden };
+constexpr std::size_t kRequestKinds = 7;
+
+class Metrics {
+  public:
+    // `pool` reads the database pool's figures when stats are rendered (may be empty).
+    explicit Metrics(std::function<store::PoolStats()> pool = {});
+
+    void countRequest(RequestKind kind) { requests_[index(kind)].fetch_add(1, relaxed); }
+    void countFailure(protocol::FailureCode code) {
+        failures_[failureIndex(code)].fetch_add(1, relaxed);
+    }
+
+    std::string json() const;
+    std::string prometheus() const;
+
+  private:
+    static constexpr auto relaxed = std::memory_order_relaxed;
+    static std::size_t index(RequestKind kind) { return static_cast<std::size_t>(kind); }
+    // Slots: 0 unnumbered, 1-6 the PHP's reasons, 7 unavailable.
+    static std::size_t failureIndex(protocol::FailureCode code);
+
+    std::chrono::steady_clock::time_point started_;
+    std::function<store::PoolStats()> pool_;
+    std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
+    std::array<std::atomic<std::uint64_t>, 8> failures_{};
+};
+
+}  // namespace tracker::service
