@@ -45,6 +45,10 @@ Failure storeFailure(store::StoreStatus status) {
     }
 }
 
+// A real announce is under 600 bytes and a 64-hash scrape under 4 kB; nginx and Apache cut
+// request lines near 8 kB before we see them. Anything longer is refused unread.
+constexpr std::size_t kMaxQueryBytes = 16 * 1024;
+
 std::mt19937_64& threadRng() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     return rng;
@@ -96,6 +100,12 @@ HttpResponse TrackerService::handle(const HttpRequest& request) {
     if (request.method != "GET" && request.method != "HEAD") {
         metrics_.countRequest(RequestKind::BadMethod);
         return plain(405, "Method not allowed: announce and scrape are GET requests.");
+    }
+    if (request.query.size() > kMaxQueryBytes) {
+        return refuse(protocol::makeFailure(
+            FailureCode::Unnumbered, "query string of " + std::to_string(request.query.size()) +
+                                         " bytes is too long (at most " +
+                                         std::to_string(kMaxQueryBytes) + ")"));
     }
     if (endpoint == Endpoint::Announce) {
         metrics_.countRequest(RequestKind::Announce);

@@ -117,3 +117,13 @@ TEST_CASE("the allow-list takes addresses and CIDR blocks and refuses anything e
     CHECK_FALSE(AddressAllowlist::parse({"localhost"}, &bad));
     CHECK(bad == "localhost");
 }
+
+TEST_CASE("a query string over 16 kB is refused before it is parsed") {
+    FakeStore store;
+    TrackerService service(tracker::Config{}, store, loopbackOnly());
+    std::string huge = std::string(kGoodAnnounce) + "&pad=" + std::string(17000, 'x');
+    auto response = service.handle(HttpRequest{"GET", "/announce", huge, "10.0.0.1"});
+    CHECK(response.status == 200);
+    CHECK(response.body.find("is too long") != std::string::npos);
+    CHECK(store.announces == 0);
+}
