@@ -9,12 +9,14 @@ namespace {
 
 // --- The statements. Placeholders only: names and search text are bound, never spliced. ---
 
-#define TRACKER_TORRENT_COLUMNS                                                              \
-    "SELECT tid, infohash, name, banned + 0, seeders, leechers, downloaded, added, updated " \
-    "FROM torrents "
+// The seeder and leecher counters live in tracker_swarms (migration 003), kept by triggers.
+#define TRACKER_TORRENTS_AND_COUNTERS "FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid "
+#define TRACKER_TORRENT_COLUMNS                                                \
+    "SELECT t.tid, t.infohash, t.name, t.banned + 0, COALESCE(s.seeders, 0), " \
+    "COALESCE(s.leechers, 0), t.downloaded, t.added, t.updated " TRACKER_TORRENTS_AND_COUNTERS
 
-constexpr const char* kTorrentByHash = TRACKER_TORRENT_COLUMNS "WHERE infohash = ?";
-constexpr const char* kTorrentById = TRACKER_TORRENT_COLUMNS "WHERE tid = ?";
+constexpr const char* kTorrentByHash = TRACKER_TORRENT_COLUMNS "WHERE t.infohash = ?";
+constexpr const char* kTorrentById = TRACKER_TORRENT_COLUMNS "WHERE t.tid = ?";
 
 constexpr const char* kInsertTorrent = "INSERT INTO torrents (infohash, name) VALUES (?, ?)";
 constexpr const char* kRenameTorrent = "UPDATE torrents SET name = ? WHERE tid = ?";
@@ -26,20 +28,23 @@ constexpr const char* kDeleteTorrent = "DELETE FROM torrents WHERE tid = ?";
 
 // One fixed filter; a flag of 0 switches its condition off. `!` escapes LIKE's wildcards, so
 // that the admin's text is matched literally whatever the server's backslash mode.
-#define TRACKER_LIST_FILTER                                                 \
-    "WHERE (? = 0 OR banned = b'1') AND (? = 0 OR seeders + leechers > 0) " \
-    "AND name LIKE ? ESCAPE '!' "
+#define TRACKER_LIST_FILTER                                                                    \
+    "WHERE (? = 0 OR t.banned = b'1') AND (? = 0 OR COALESCE(s.seeders + s.leechers, 0) > 0) " \
+    "AND t.name LIKE ? ESCAPE '!' "
 
 constexpr const char* kListTorrents =
-    TRACKER_TORRENT_COLUMNS TRACKER_LIST_FILTER "ORDER BY tid LIMIT ? OFFSET ?";
-constexpr const char* kCountTorrents = "SELECT COUNT(*) FROM torrents " TRACKER_LIST_FILTER;
+    TRACKER_TORRENT_COLUMNS TRACKER_LIST_FILTER "ORDER BY t.tid LIMIT ? OFFSET ?";
+constexpr const char* kCountTorrents =
+    "SELECT COUNT(*) " TRACKER_TORRENTS_AND_COUNTERS TRACKER_LIST_FILTER;
 #undef TRACKER_LIST_FILTER
 #undef TRACKER_TORRENT_COLUMNS
 
 constexpr const char* kTotals =
-    "SELECT COUNT(*), COALESCE(SUM(banned + 0), 0), COALESCE(SUM(seeders + leechers > 0), 0), "
-    "COALESCE(SUM(seeders), 0), COALESCE(SUM(leechers), 0), COALESCE(SUM(downloaded), 0), "
-    "(SELECT COUNT(*) FROM peers) FROM torrents";
+    "SELECT COUNT(*), COALESCE(SUM(t.banned + 0), 0), "
+    "COALESCE(SUM(COALESCE(s.seeders + s.leechers, 0) > 0), 0), COALESCE(SUM(s.seeders), 0), "
+    "COALESCE(SUM(s.leechers), 0), COALESCE(SUM(t.downloaded), 0), "
+    "(SELECT COUNT(*) FROM peers) " TRACKER_TORRENTS_AND_COUNTERS;
+#undef TRACKER_TORRENTS_AND_COUNTERS
 
 constexpr int kDuplicateKey = 1062;
 constexpr int kIncorrectStringValue = 1366;

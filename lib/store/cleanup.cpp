@@ -51,13 +51,15 @@ constexpr const char* kDeleteExpiredPeers =
 constexpr const char* kCountExpiredPeers = "SELECT COUNT(*) FROM peers WHERE updated < ?";
 
 // Dead torrents: no peer row at all, and nothing happened to them since the cutoff.
-// `added` is the registration; `updated` moves on every change of the row, which is a
-// completion (downloaded + 1), a ban or rename, and every change of the seeder/leecher counters
-// the peers triggers make: a peer joining, leaving, finishing, or being expired by this binary.
-// So a torrent's idle time starts when its last peer left (or was expired), and a torrent with
-// any peer row is never dead whatever its dates. Banned torrents are kept: the row is the ban.
-#define TRACKER_DEAD_TORRENT                                      \
-    "banned = 0 AND GREATEST(added, updated) < ? AND NOT EXISTS " \
+// `added` is the registration; `torrents.updated` moves on every change of the row: a
+// completion (downloaded + 1), a ban or a rename; `tracker_swarms.last_change` moves on every
+// change of the seeder/leecher counters the peers triggers make: a peer joining, leaving,
+// finishing, or being expired by this binary. So a torrent's idle time starts when its last
+// peer left (or was expired), and a torrent with any peer row is never dead whatever its
+// dates. Banned torrents are kept: the row is the ban.
+#define TRACKER_DEAD_TORRENT                                                                    \
+    "banned = 0 AND GREATEST(added, updated, COALESCE((SELECT last_change FROM tracker_swarms " \
+    "WHERE tracker_swarms.tid = torrents.tid), added)) < ? AND NOT EXISTS "                     \
     "(SELECT 1 FROM peers WHERE peers.tid = torrents.tid)"
 constexpr const char* kNextDeadTorrents =
     "SELECT MIN(tid), MAX(tid) FROM (SELECT tid FROM torrents WHERE tid > ? "
@@ -186,8 +188,8 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
     if (policy.dryRun) {
         result.peersRemoved = countRows(session, kCountExpiredPeers, peerCutoff);
         // The torrents whose last peers are among the expired ones are not counted, and rightly:
-        // removing those peers moves the torrent's `updated` (the counter triggers), so the real
-        // run keeps them too.
+        // removing those peers moves its `tracker_swarms.last_change` (the counter triggers), so
+        // the real run keeps them too.
         if (torrentsExpire)
             result.torrentsRemoved = countRows(session, kCountDeadTorrents, torrentCutoff);
     } else {

@@ -6,7 +6,8 @@ namespace tracker::store::statements {
 
 // The swarm's size comes along so that a small swarm is read whole, without a random point.
 constexpr const char* kFindTorrent =
-    "SELECT tid, banned + 0, seeders + leechers FROM torrents WHERE infohash = ?";
+    "SELECT t.tid, t.banned + 0, COALESCE(s.seeders + s.leechers, 0) FROM torrents t "
+    "LEFT JOIN tracker_swarms s ON s.tid = t.tid WHERE t.infohash = ?";
 
 // (uid, tid) is the PHP's identity of a peer in a swarm. `rnd` is drawn once, on insert, and
 // places the peer in the swarm's random order (see kReadSwarm).
@@ -22,10 +23,10 @@ constexpr const char* kCountCompletion =
     "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = ?";
 
 // One round trip for the counts and the candidates. The counters on `torrents` are kept exact
-// by triggers on `peers` (migration 003), so no COUNT runs over the swarm. The candidates are
-// the next rows after a random point in the swarm's `rnd` order: one index range scan of at
-// most LIMIT rows, whatever the swarm's size. When the point falls near the end, the *Wrap
-// statement reads on from the start.
+// by triggers on `peers` in `tracker_swarms` (migration 003), so no COUNT runs over the swarm. The
+// candidates are the next rows after a random point in the swarm's `rnd` order: one index range
+// scan of at most LIMIT rows, whatever the swarm's size. When the point falls near the end, the
+// *Wrap statement reads on from the start.
 //
 // FORCE INDEX: left to itself, the optimizer sees `tid = ?` plus ORDER BY rnd and picks ref
 // access on tid alone, filtering rnd while it walks the index from the swarm's start: O(swarm)
@@ -34,9 +35,10 @@ constexpr const char* kCountCompletion =
 #define TRACKER_WINDOW(INDEX, FILTER, FROM)                                                    \
     "SELECT " TRACKER_PEER_COLUMNS " FROM peers FORCE INDEX (" INDEX ") WHERE tid = ? " FILTER \
     " AND rnd " FROM " ? ORDER BY rnd LIMIT ?"
-#define TRACKER_COUNTS_AND_WINDOW(INDEX, FILTER)                                                  \
-    "(SELECT 1 AS part, seeders, leechers, downloaded, '', '', '' FROM torrents "                 \
-    "WHERE tid = ?) UNION ALL (SELECT 0, " TRACKER_PEER_COLUMNS " FROM peers FORCE INDEX (" INDEX \
+#define TRACKER_COUNTS_AND_WINDOW(INDEX, FILTER)                                             \
+    "(SELECT 1 AS part, COALESCE(s.seeders, 0), COALESCE(s.leechers, 0), t.downloaded, '', " \
+    "'', '' FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid WHERE t.tid = ?) "   \
+    "UNION ALL (SELECT 0, " TRACKER_PEER_COLUMNS " FROM peers FORCE INDEX (" INDEX           \
     ") WHERE tid = ? " FILTER " AND rnd >= ? ORDER BY rnd LIMIT ?)"
 
 constexpr const char* kReadSwarm = TRACKER_COUNTS_AND_WINDOW("peers_window", "");
@@ -52,10 +54,12 @@ constexpr const char* kReadLeechersWrap =
 #undef TRACKER_PEER_COLUMNS
 
 constexpr const char* kScrapeOne =
-    "SELECT name, downloaded, seeders, leechers FROM torrents "
-    "WHERE infohash = ? AND banned = 0";
+    "SELECT t.name, t.downloaded, COALESCE(s.seeders, 0), COALESCE(s.leechers, 0) "
+    "FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid "
+    "WHERE t.infohash = ? AND t.banned = 0";
 
 constexpr const char* kScrapeAll =
-    "SELECT infohash, name, downloaded, seeders, leechers FROM torrents WHERE banned = 0";
+    "SELECT t.infohash, t.name, t.downloaded, COALESCE(s.seeders, 0), COALESCE(s.leechers, 0) "
+    "FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid WHERE t.banned = 0";
 
 }  // namespace tracker::store::statements

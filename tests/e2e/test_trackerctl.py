@@ -391,12 +391,13 @@ class MigrateTest(TrackerctlTestCase):
         self.assertEqual(first["appliedNow"], MIGRATIONS)
         self.assertEqual(first["alreadyApplied"], [])
         self.assertEqual(first["checked"], ["schema.sql"])
-        self.assertEqual(first["createdTables"], ["tracker_schema"])
+        self.assertEqual(first["createdTables"], ["tracker_schema", "tracker_swarms"])
         once = schema_dump("php_copy")
         self.assertNotEqual(once, php_only)
         self.assertIn("`seeders`", once)
         self.assertIn("peers_count_insert", once)
-        self.assertEqual(mariadb_in("php_copy", "SELECT seeders, leechers FROM torrents").split(),
+        self.assertEqual(mariadb_in("php_copy",
+                                    "SELECT seeders, leechers FROM tracker_swarms").split(),
                          ["1", "1"])
         recorded = mariadb_in("php_copy", "SELECT version, name, applied FROM tracker_schema")
 
@@ -414,7 +415,7 @@ class MigrateTest(TrackerctlTestCase):
     def test_migrate_an_empty_database_creates_everything(self):
         config = self.fresh_database("ctl_empty")
         report = self.ctl_json("migrate", config=config)
-        self.assertEqual(report["createdTables"], ["peers", "torrents", "tracker_schema"])
+        self.assertEqual(report["createdTables"], ["peers", "torrents", "tracker_schema", "tracker_swarms"])
         self.assertEqual(report["appliedNow"], MIGRATIONS)
         # The result has the same schema as the one tests/run made with the mariadb client.
         self.assertEqual(schema_dump("ctl_empty"), schema_dump(DB_NAME))

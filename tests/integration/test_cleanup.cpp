@@ -43,12 +43,14 @@ long long addPeer(itest::Sql& db, const itest::Torrent& torrent, const std::stri
 }
 
 // Registration and last change `addedDays` / `updatedDays` ago. Set after the peers are added:
-// the counter triggers move `updated`.
+// the counter triggers move `tracker_swarms.last_change`.
 void ageTorrent(itest::Sql& db, const itest::Torrent& torrent, long long addedDays,
                 long long updatedDays) {
     db.exec("UPDATE torrents SET added = NOW() - INTERVAL " + std::to_string(addedDays) +
             " DAY, updated = NOW() - INTERVAL " + std::to_string(updatedDays) +
             " DAY WHERE tid = " + std::to_string(torrent.tid));
+    db.exec("UPDATE tracker_swarms SET last_change = NOW() - INTERVAL " +
+            std::to_string(updatedDays) + " DAY WHERE tid = " + std::to_string(torrent.tid));
 }
 
 bool peerExists(itest::Sql& db, long long pid) {
@@ -61,8 +63,8 @@ bool torrentExists(itest::Sql& db, const itest::Torrent& torrent) {
 }
 
 long long counter(itest::Sql& db, const itest::Torrent& torrent, const std::string& column) {
-    return db.scalar("SELECT " + column +
-                     " FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+    return db.scalar("SELECT COALESCE((SELECT " + column +
+                     " FROM tracker_swarms WHERE tid = " + std::to_string(torrent.tid) + "), 0)");
 }
 
 long long counted(itest::Sql& db, const itest::Torrent& torrent, const std::string& condition) {
@@ -110,7 +112,7 @@ TEST_CASE("cleanup: a torrent with peers is never removed, however old its dates
     long long busyPeer = addPeer(db, busy, "live", 0, 60);
     ageTorrent(db, busy, 365, 365);  // no completion for a year: the PHP deleted it
 
-    // Its only peer expires in this run: the trigger that counts it out moves `updated`, so the
+    // Its only peer expires in this run: the trigger that counts it out moves `last_change`, so the
     // torrent's idle time starts now and it stays.
     auto emptied = itest::registerTorrent(db, "emptied");
     addPeer(db, emptied, "gone", 10, 5000);
@@ -124,7 +126,8 @@ TEST_CASE("cleanup: a torrent with peers is never removed, however old its dates
     CHECK(peerExists(db, busyPeer));
     CHECK(torrentExists(db, emptied));
     CHECK(counted(db, emptied, "1") == 0);
-    CHECK(db.scalar("SELECT updated > NOW() - INTERVAL 1 MINUTE FROM torrents WHERE tid = " +
+    CHECK(db.scalar("SELECT last_change > NOW() - INTERVAL 1 MINUTE FROM tracker_swarms WHERE "
+                    "tid = " +
                     std::to_string(emptied.tid)) == 1);
 }
 
@@ -201,11 +204,10 @@ TEST_CASE("cleanup: seeder and leecher counters stay exact") {
     CHECK(counter(db, second, "seeders") == 0);
     CHECK(counter(db, second, "leechers") == 0);
     // And every torrent in the database agrees with a COUNT.
-    CHECK(db.scalar("SELECT COUNT(*) FROM torrents t WHERE "
-                    "t.seeders <> (SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND "
-                    "p.residual = 0) OR "
-                    "t.leechers <> (SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND "
-                    "p.residual > 0)") == 0);
+    CHECK(db.scalar("SELECT COUNT(*) FROM torrents t LEFT JOIN tracker_swarms s USING (tid) "
+                    "WHERE COALESCE(s.seeders, 0) <> (SELECT COUNT(*) FROM peers p WHERE "
+                    "p.tid = t.tid AND p.residual = 0) OR COALESCE(s.leechers, 0) <> "
+                    "(SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND p.residual > 0)") == 0);
 }
 
 TEST_CASE("cleanup: deletes in batches of cleanupBatchSize rows, keeping live rows between") {

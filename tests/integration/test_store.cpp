@@ -28,8 +28,8 @@ struct Counts {
 
 Counts countsOf(itest::Sql& db, const itest::Torrent& t) {
     std::string tid = std::to_string(t.tid);
-    return {db.scalar("SELECT seeders FROM torrents WHERE tid = " + tid),
-            db.scalar("SELECT leechers FROM torrents WHERE tid = " + tid),
+    return {db.scalar("SELECT COALESCE(SUM(seeders), 0) FROM tracker_swarms WHERE tid = " + tid),
+            db.scalar("SELECT COALESCE(SUM(leechers), 0) FROM tracker_swarms WHERE tid = " + tid),
             db.scalar("SELECT downloaded FROM torrents WHERE tid = " + tid),
             db.scalar("SELECT COUNT(*) FROM peers WHERE residual = 0 AND tid = " + tid),
             db.scalar("SELECT COUNT(*) FROM peers WHERE residual > 0 AND tid = " + tid)};
@@ -395,4 +395,33 @@ TEST_CASE("a connection killed by the server is replaced without failing the ann
     CHECK(outcome.status == StoreStatus::Ok);
     CHECK(pool.stats().dropped >= 1);
     CHECK(outcome.counts.incomplete == 2);
+}
+
+TEST_CASE("new peers joining one swarm at once are all accepted and counted") {
+    // Concurrent first announces of one torrent can deadlock inside InnoDB (foreign-key shared
+    // lock, then the counter trigger's exclusive lock); the store retries the victim.
+    itest::Sql db;
+    ConnectionPool pool(itest::testDatabase(), 8, 5000ms);
+    MysqlSwarmStore store(pool);
+    auto torrent = itest::registerTorrent(db, "crowd");
+    std::atomic<int> refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 60; ++i) {
+                auto request = itest::announceFor(torrent, "c" + std::to_string(t * 100 + i),
+                                                  "10.10.0." + std::to_string(t + 1), i % 2);
+                request.event = AnnounceEvent::Started;
+                if (store.announce(request, 5).status != StoreStatus::Ok)
+                    ++refused;
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(refused == 0);
+    Counts counts = countsOf(db, torrent);
+    CHECK(counts.seeders + counts.leechers == 480);
+    CHECK(counts.seeders == counts.countedSeeders);
+    CHECK(counts.leechers == counts.countedLeechers);
 }
