@@ -54,10 +54,12 @@ class ObjectReader {
 
     void stringList(const char* key, std::vector<std::string>& target) {
         handlers_[key] = [this, key, &target](const Json& value) {
-            if (!value.is_array()) return fail(key, "must be a list of strings");
+            if (!value.is_array())
+                return fail(key, "must be a list of strings");
             std::vector<std::string> items;
             for (const auto& item : value) {
-                if (!item.is_string()) return fail(key, "must be a list of strings");
+                if (!item.is_string())
+                    return fail(key, "must be a list of strings");
                 items.push_back(item.get<std::string>());
             }
             target = std::move(items);

@@ -46,7 +46,7 @@ struct Config {
     std::uint32_t fullScrapeCacheSeconds = 30;
 
     // tracker-cron
-    std::uint32_t torrentTtlDays = 7;       // delete a torrent idle and peerless this long; 0 = never
+    std::uint32_t torrentTtlDays = 7;  // delete a torrent idle and peerless this long; 0 = never
     std::uint32_t cleanupBatchSize = 1000;  // rows per DELETE, so no big delete holds locks long
 
     // live stats (/stats, /metrics): only these client addresses (exact, or CIDR `10.0.0.0/8`)
