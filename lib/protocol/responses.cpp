@@ -95,6 +95,12 @@ std::string encodeScrape(std::vector<ScrapeEntry> entries, std::int64_t minReque
     std::sort(entries.begin(), entries.end(), [](const ScrapeEntry& a, const ScrapeEntry& b) {
         return view(a.infoHash).compare(view(b.infoHash)) < 0;
     });
+    // A dict holds each key once: a hash listed twice is answered once.
+    entries.erase(std::unique(entries.begin(), entries.end(),
+                              [](const ScrapeEntry& a, const ScrapeEntry& b) {
+                                  return a.infoHash == b.infoHash;
+                              }),
+                  entries.end());
     std::string out;
     out.reserve(32 + entries.size() * 128);
     BencodeWriter writer(out);

@@ -93,6 +93,8 @@ std::string readSize(const BValue& info, TorrentFile& torrent) {
             torrent.totalSize += size;
             ++torrent.fileCount;
         }
+        if (torrent.fileCount == 0)
+            return "info `files` holds only padding files: no content";
         return "";
     }
     const BValue* length = info.find("length");

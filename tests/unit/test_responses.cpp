@@ -333,3 +333,12 @@ TEST_CASE("encodeScrape: a name with awkward bytes is length-prefixed", "[respon
 TEST_CASE("encodeScrape: nothing found", "[responses]") {
     CHECK(encodeScrape({}, 3600) == "d14:failure reason22:No results were found.e");
 }
+
+TEST_CASE("scrape: a hash listed twice is answered once, so the dict stays valid") {
+    tracker::protocol::ScrapeEntry entry;
+    entry.infoHash.fill('h');
+    entry.name = "twice";
+    std::string body = tracker::protocol::encodeScrape({entry, entry}, 60);
+    CHECK(std::holds_alternative<tracker::protocol::BValue>(tracker::protocol::bdecode(body)));
+    CHECK(body.find("5:twice") == body.rfind("5:twice"));
+}

@@ -175,3 +175,11 @@ TEST_CASE("hex info hashes: 40 digits either case, nothing else") {
     CHECK_FALSE(tracker::torrent::parseHexInfoHash("17fb9192fedf4a22f5bc453d89508de8daeecdag"));
     CHECK_FALSE(tracker::torrent::parseHexInfoHash("12345"));
 }
+
+TEST_CASE("torrent: a files list of padding files only is refused (found by fuzzing)") {
+    auto parsed = tracker::torrent::parseTorrentFile(
+        "d4:infod5:filesld4:attr1:p6:lengthi5e4:pathl1:xeee4:name0:12:piece lengthi1e6:pieces0:"
+        "ee");
+    REQUIRE(std::holds_alternative<TorrentFileError>(parsed));
+    CHECK(std::get<TorrentFileError>(parsed).message.find("padding") != std::string::npos);
+}
