@@ -1,5 +1,7 @@
 #include "store/db_session.h"
 
+#include <cppconn/statement.h>
+
 namespace tracker::store {
 
 DbSession::DbSession(sql::Driver& driver, const DatabaseConfig& database) {
@@ -23,6 +25,18 @@ DbSession::DbSession(sql::Driver& driver, const DatabaseConfig& database) {
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
     connection_.reset(driver.connect(options));
     connection_->setAutoCommit(true);
+    // The server must give up on a statement before the client's read timeout does: a client
+    // that times out drops the connection, but the server thread goes on waiting for its row
+    // lock (up to innodb_lock_wait_timeout, 50 s) and the pool opens another connection in its
+    // place, piling up connections towards max_connections. The values are our own numbers
+    // from the config, never request bytes.
+    unsigned lockWait = database.queryTimeoutSeconds > 1 ? database.queryTimeoutSeconds - 1 : 1;
+    double statementTime =
+        database.queryTimeoutSeconds > 1 ? database.queryTimeoutSeconds - 0.5 : 0.9;
+    std::unique_ptr<sql::Statement> limits(connection_->createStatement());
+    limits->execute("SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
+                    ", lock_wait_timeout = " + std::to_string(lockWait) +
+                    ", max_statement_time = " + std::to_string(statementTime));
     lastUsed = std::chrono::steady_clock::now();
 }
 

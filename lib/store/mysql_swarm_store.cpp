@@ -31,12 +31,11 @@ StoreStatus statusFor(ConnectionPool::LeaseError error) {
     return error == ConnectionPool::LeaseError::Busy ? StoreStatus::Busy : StoreStatus::Unavailable;
 }
 
-// InnoDB picked this statement as a deadlock victim or it waited too long for a row lock. A new
-// peer's insert takes a shared lock on its torrent's row (the foreign key) and then, through the
-// counter trigger, an exclusive one: two new peers of one swarm at once can deadlock. The victim
-// was rolled back whole, so trying again is safe.
+// InnoDB picked this statement as a deadlock victim and rolled it back whole, so trying again
+// is safe and quick. (A lock-wait timeout is not retried: it has already cost the request
+// innodb_lock_wait_timeout seconds.)
 bool isTransientConflict(const sql::SQLException& error) {
-    return error.getErrorCode() == 1213 || error.getErrorCode() == 1205;
+    return error.getErrorCode() == 1213;
 }
 
 // Runs `work` on a leased session. A reused session whose connection turns out to be lost
