@@ -1,0 +1,159 @@
+"""End to end: the database goes away while announces flow (issue 6, item 3).
+
+About 50 announces a second go through nginx to the workers while the test stops the private
+MariaDB that tests/run started (deploy/lib/services.sh mariadb_stop), keeps sending for ~5 s,
+starts it again (mariadb_start) and keeps sending for ~10 s. While it is down every answer is a
+quick bencoded "temporarily unavailable"; once it is back the same worker process serves again
+within seconds, its pool has replaced every dead connection, and no announce that was answered
+as accepted is missing from `peers`.
+
+Needs TRACKER_TEST_STATE_DIR (and TRACKER_TEST_ROOT), exported by tests/run."""
+
+import os
+import time
+import unittest
+
+from robust_helpers import (AnnounceLoad, announce_accepted, announce_target,
+                            ensure_mariadb_running, have_stack_control, http_get, lost_keys,
+                            mariadb_kill, process_alive, services, stats, worker_connections,
+                            worker_log_tail, worker_pid)
+from trackerclient import register
+
+WARM_UP = 2.0          # seconds of announces before the stop
+DOWN = 5.0             # seconds MariaDB stays stopped
+AFTER = 10.0           # seconds of announces after it is back
+RATE = 50              # announces a second
+MAX_LATENCY = 4.0      # no answer may take longer, down or up
+RECOVERY = 3.0         # seconds after mariadb_start returns by which announces succeed again
+UNAVAILABLE = ("temporarily unavailable", "overloaded")
+
+
+@unittest.skipUnless(have_stack_control(), "needs TRACKER_TEST_STATE_DIR (run through tests/run)")
+class OutageTest(unittest.TestCase):
+
+    def setUp(self):
+        ensure_mariadb_running()
+        # Whatever happens, the suite goes on with MariaDB running.
+        self.addCleanup(ensure_mariadb_running)
+
+    def test_database_stop_and_start_while_announces_flow(self):
+        def stop():
+            status, output = services("mariadb_stop")
+            self.assertEqual(status, 0, "mariadb_stop failed:\n" + output)
+        self.outage("outage (mariadb_stop)", stop, DOWN, AFTER)
+
+    def test_database_crash_and_restart_while_announces_flow(self):
+        # SIGKILL: no clean shutdown, InnoDB recovers on start. Committed announces survive
+        # (innodb_flush_log_at_trx_commit=2 loses nothing on a server crash, only on an OS one).
+        self.outage("crash (SIGKILL)", mariadb_kill, 3.0, 6.0)
+
+    def outage(self, label, stop, down, after):
+        # One torrent per load thread: new peers of one swarm inserted at once can deadlock
+        # and be refused with a healthy database, which is another matter (test_overload's
+        # flash crowd) and must not blur this one.
+        hashes = [os.urandom(20) for _ in range(8)]
+        for n, h in enumerate(hashes):
+            register(h, "%s %d" % (label, n))
+        pid = worker_pid()
+        before = stats()["pool"]
+
+        load = AnnounceLoad(hashes, "o", rate=RATE, threads=len(hashes)).start()
+        try:
+            time.sleep(WARM_UP)
+            stop_began = time.monotonic()
+            try:
+                stop()
+                stopped = time.monotonic()
+                time.sleep(down)
+            finally:
+                start_began = time.monotonic()
+                status, output = services("mariadb_start")
+                started = time.monotonic()
+            self.assertEqual(status, 0, "mariadb_start failed:\n" + output)
+            time.sleep(after)
+        finally:
+            records = load.stop()
+        during = stats()["pool"]
+
+        def describe(r):
+            return "%s sent at %+.2fs, %.2fs: %r" % (r.key, r.sent - stop_began,
+                                                     r.done - r.sent, r.answer)
+
+        def listing(rs):
+            return "\n".join(describe(r) for r in rs[:20])
+
+        # Every answer, down or up: HTTP 200, bencoded, accepted or a failure reason; quick.
+        self.assertGreater(len(records), RATE * (WARM_UP + down + after) * 0.6)
+        unclean = [r for r in records if not r.accepted and r.reason is None]
+        self.assertEqual(len(unclean), 0, "answers neither accepted nor a failure reason:\n"
+                         "%s\n%s" % (listing(unclean), worker_log_tail()))
+        slowest = max(records, key=lambda r: r.done - r.sent)
+        max_latency = slowest.done - slowest.sent
+        gone = [r for r in records if r.sent >= stopped and r.done <= start_began]
+        gone_latency = max((r.done - r.sent for r in gone), default=0.0)
+        self.assertLess(max_latency, MAX_LATENCY, "slowest: " + describe(slowest))
+
+        # Before the stop: all accepted.
+        warm = [r for r in records if r.done < stop_began]
+        self.assertTrue(warm)
+        self.assertEqual(len([r for r in warm if not r.accepted]), 0,
+                         listing([r for r in warm if not r.accepted]))
+
+        # While it is down: every answer says the tracker is temporarily unavailable.
+        self.assertGreater(len(gone), RATE * down * 0.6)
+        wrong = [r for r in gone if r.reason is None or
+                 not any(text in r.reason for text in UNAVAILABLE)]
+        self.assertEqual(len(wrong), 0, "answers while MariaDB was down:\n" + listing(wrong))
+
+        # Back up: the same worker process serves again within RECOVERY seconds.
+        self.assertTrue(process_alive(pid), "tracker-fcgi (pid %d) died:\n%s"
+                        % (pid, worker_log_tail()))
+        self.assertEqual(worker_pid(), pid, "tracker-fcgi was restarted")
+        late = [r for r in records if r.sent >= started + RECOVERY]
+        self.assertGreater(len(late), RATE * (after - RECOVERY) * 0.6)
+        refused = [r for r in late if not r.accepted]
+        self.assertEqual(len(refused), 0, "refused more than %.0fs after MariaDB was back:\n%s"
+                         % (RECOVERY, listing(refused)))
+        first_ok = min((r.done for r in records if r.sent >= started and r.accepted),
+                       default=None)
+        self.assertIsNotNone(first_ok)
+
+        # The pool found its dead connections and dropped them; none is left: a burst of
+        # twice the pool size right now is all accepted without dropping any more.
+        self.assertGreater(during["dropped"], before["dropped"])
+        self.assertGreater(during["connectFailures"], before["connectFailures"])
+        self.assertLessEqual(during["open"], during["size"])
+        burst_hashes = [os.urandom(20) for _ in range(2 * during["size"])]
+        for n, h in enumerate(burst_hashes):
+            register(h, "%s burst %d" % (label, n))
+        burst = AnnounceLoad(burst_hashes, "b", rate=None, threads=len(burst_hashes)).start()
+        time.sleep(1.5)
+        burst_records = burst.stop()
+        self.assertTrue(burst_records)
+        self.assertEqual(len([r for r in burst_records if not r.accepted]), 0,
+                         listing([r for r in burst_records if not r.accepted]))
+        after_stats = stats()["pool"]
+        self.assertEqual(after_stats["dropped"], during["dropped"],
+                         "dead connections were still pooled")
+        self.assertLessEqual(worker_connections(), after_stats["size"])
+
+        # No accepted announce is lost.
+        lost = lost_keys(hashes + burst_hashes, records + burst_records)
+        accepted = sum(1 for r in records if r.accepted)
+        print("\n%s: MariaDB unavailable %.1fs (stopping took %.1fs, starting %.1fs); %d "
+              "announces (%d accepted, %d refused, %d while down); max latency %.3fs overall, "
+              "%.3fs while down; first success %.2fs after mariadb_start returned; pool dropped "
+              "%d dead connections, %d failed connects; accepted announces lost: %d" % (
+                  label, started - stop_began, stopped - stop_began, started - start_began,
+                  len(records), accepted, len(records) - accepted, len(gone), max_latency,
+                  gone_latency, first_ok - started, during["dropped"] - before["dropped"],
+                  during["connectFailures"] - before["connectFailures"], len(lost)))
+        self.assertEqual(len(lost), 0, "accepted but not in peers: %s" % sorted(lost)[:20])
+
+        # And a plain announce works, as a client would see it.
+        answer = http_get(announce_target(hashes[0], "final"))
+        self.assertIsNotNone(announce_accepted(answer), answer)
+
+
+if __name__ == "__main__":
+    unittest.main()
