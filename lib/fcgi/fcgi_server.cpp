@@ -32,6 +32,13 @@ const char* statusText(int status) {
     }
 }
 
+// Still an answer a BitTorrent client can read (a bencoded failure reason), never a bare 500.
+service::HttpResponse internalError() {
+    service::HttpResponse response;
+    response.body = "d14:failure reason29:Tracker error: internal errore";
+    return response;
+}
+
 std::string_view param(FCGX_Request& request, const char* name) {
     const char* value = FCGX_GetParam(name, request.envp);
     return value ? std::string_view(value) : std::string_view();
@@ -141,10 +148,10 @@ void Server::serve(const Handler& handler) {
             response = handler(plain);
         } catch (const std::exception& error) {
             util::logErrorThrottled("handler", std::string("request failed: ") + error.what());
-            // Still an answer the client can read, never a bare 500.
-            const std::string reason = "Tracker error: internal error";
-            response.body =
-                "d14:failure reason" + std::to_string(reason.size()) + ":" + reason + "e";
+            response = internalError();
+        } catch (...) {
+            util::logErrorThrottled("handler", "request failed with an unknown exception");
+            response = internalError();
         }
         writeResponse(request, response);
         FCGX_Finish_r(&request);

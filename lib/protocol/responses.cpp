@@ -50,7 +50,8 @@ std::string encodeAnnounce(const AnnounceRequest& request, const SwarmCounts& co
     BencodeWriter writer(out);
     writer.beginDict();  // keys in raw byte order
     writer.entry("complete", counts.complete);
-    if (request.sentCryptoParams)
+    // One byte per compact IPv4 peer: dictionary peers have no place for it.
+    if (request.sentCryptoParams && request.compact)
         writer.entry("crypto_flags", cryptoFlags);
     writer.entry("downloaded", counts.downloaded);
     writer.entry("external ip", request.connectionAddress.raw());

@@ -19,14 +19,19 @@ std::shared_ptr<const std::string> FullScrapeCache::get(const Builder& build) {
         building.lock();
     }
     {
-        // Built by the caller we waited for?
+        // Built by the caller we waited for? Or did its build just fail?
         std::lock_guard<std::mutex> lock(mutex_);
         if (body_ && Clock::now() - builtAt_ < maxAge_)
             return body_;
+        if (Clock::now() - failedAt_ < std::chrono::seconds(1))
+            return stale;
     }
     std::optional<std::string> fresh = build();
-    if (!fresh)
+    if (!fresh) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        failedAt_ = Clock::now();
         return stale;
+    }
     auto body = std::make_shared<const std::string>(std::move(*fresh));
     std::lock_guard<std::mutex> lock(mutex_);
     body_ = body;

@@ -30,6 +30,9 @@ class FullScrapeCache {
     std::mutex buildMutex_;  // one build at a time
     std::shared_ptr<const std::string> body_;
     Clock::time_point builtAt_{};
+    // When the last build failed: callers that queued behind it give up for a second rather
+    // than each rebuilding in turn against a database that just failed.
+    Clock::time_point failedAt_{};
 };
 
 }  // namespace tracker::service

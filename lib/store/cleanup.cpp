@@ -230,7 +230,11 @@ CleanupResult runCleanup(const DatabaseConfig& database, const CleanupPolicy& po
 
     std::unique_ptr<DbSession> session;
     try {
-        session = std::make_unique<DbSession>(driver, database);
+        // The config's query timeout is sized for announces; a batch of the cleanup walks the
+        // peers table and may legitimately take longer on a big tracker.
+        DatabaseConfig cleanupDatabase = database;
+        cleanupDatabase.queryTimeoutSeconds = std::max(database.queryTimeoutSeconds, 600u);
+        session = std::make_unique<DbSession>(driver, cleanupDatabase);
     } catch (const sql::SQLException& error) {
         result.status = CleanupStatus::Unreachable;
         result.message =

@@ -161,6 +161,15 @@ AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
             candidates = 0;  // a stopping peer needs nobody
         } else {
             bool completed = request.event == AnnounceEvent::Completed;
+            if (completed) {
+                // Counted even for a peer we had not seen (the PHP counted only known ones),
+                // but once per peer: before the upsert, while a seeder's row still says so.
+                sql::PreparedStatement& count = session.statement(kCountCompletion);
+                count.setUInt(1, tid);
+                count.setString(2, bytes(request.uid));
+                count.setUInt(3, tid);
+                count.executeUpdate();
+            }
             std::string ip = request.address.toString();
             sql::PreparedStatement& upsert = session.statement(kUpsertPeer);
             upsert.setUInt(1, tid);
@@ -172,12 +181,6 @@ AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
             upsert.setUInt64(7, completed ? 0 : request.left);
             upsert.setUInt(8, randomRnd());
             upsert.executeUpdate();
-            if (completed) {
-                // Counted even for a peer we had not seen (the PHP counted only known ones).
-                sql::PreparedStatement& count = session.statement(kCountCompletion);
-                count.setUInt(1, tid);
-                count.executeUpdate();
-            }
         }
         readSwarm(session, request, tid, candidates, swarmBefore, outcome);
         return outcome;

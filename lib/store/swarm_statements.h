@@ -19,8 +19,11 @@ constexpr const char* kUpsertPeer =
 
 constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
 
+// Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
+// is not counted again; a leecher or a peer never seen is.
 constexpr const char* kCountCompletion =
-    "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = ?";
+    "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = ? AND NOT EXISTS "
+    "(SELECT 1 FROM peers WHERE uid = ? AND tid = ? AND residual = 0)";
 
 // One round trip for the counts and the candidates. The counters on `torrents` are kept exact
 // by triggers on `peers` in `tracker_swarms` (migration 003), so no COUNT runs over the swarm. The

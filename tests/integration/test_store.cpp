@@ -122,6 +122,11 @@ TEST_CASE("announce events insert, update, delete and count like the PHP tracker
     CHECK(outcome.counts.incomplete == 0);
     CHECK(outcome.counts.downloaded == 1);
 
+    // A repeated (or re-sent) completed from the same peer is not counted again.
+    outcome = store.announce(leecher, 51);
+    REQUIRE(outcome.status == StoreStatus::Ok);
+    CHECK(outcome.counts.downloaded == 1);
+
     // completed from a peer never seen: inserted as a seeder and still counted.
     auto stranger = itest::announceFor(torrent, "stranger", "10.1.0.3", 0);
     stranger.event = AnnounceEvent::Completed;

@@ -245,6 +245,14 @@ TEST_CASE("encodeAnnounce: crypto_flags", "[responses]") {
         REQUIRE(v.find("crypto_flags") != nullptr);
         CHECK(str(v.find("crypto_flags")).empty());
     }
+    SECTION("absent with dictionary peers, which have no byte to match it") {
+        auto request = makeRequest();
+        request.sentCryptoParams = true;
+        request.compact = false;
+        auto v = decodeOk(encodeAnnounce(request, SwarmCounts{}, Intervals{}, candidates, {0, 1}));
+        CHECK(v.find("crypto_flags") == nullptr);
+        CHECK(v.find("peers")->asList()->size() == 2);
+    }
 }
 
 TEST_CASE("encodeAnnounce: external ip", "[responses]") {
