@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -113,9 +114,20 @@ int main(int argc, char** argv) {
     }
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
 
-    tracker::store::MysqlSwarmStore store(pool);
+    std::unique_ptr<tracker::store::PeerWriter> writer;
+    if (config.peerFlushMs > 0) {
+        writer = std::make_unique<tracker::store::PeerWriter>(
+            pool, std::chrono::milliseconds(config.peerFlushMs));
+    }
+    tracker::store::SwarmStoreOptions storeOptions;
+    storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);
+    storeOptions.cachedCandidates = config.numwantMax + 1;
+    storeOptions.writer = writer.get();
+    tracker::store::MysqlSwarmStore store(pool, storeOptions);
     tracker::service::TrackerService service(config, store, std::move(*statsReaders),
                                              [&pool] { return pool.stats(); });
+    if (writer)
+        service.metrics().setPeerWriterStats([&writer] { return writer->stats(); });
 
     std::thread signalWaiter([&server, stopSignals] {
         int received = 0;
@@ -134,6 +146,13 @@ int main(int argc, char** argv) {
         return service.handle(request);
     });
     signalWaiter.join();
+    if (writer) {
+        writer->stop();  // the announces answered last are written before we exit
+        auto left = writer->stats();
+        if (left.pending > 0)
+            tracker::util::logError("exiting with " + std::to_string(left.pending) +
+                                    " peer writes unwritten (database unreachable)");
+    }
     tracker::util::logInfo("stopped after " + std::to_string(server.served()) + " requests");
     return 0;
 }

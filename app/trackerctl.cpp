@@ -73,7 +73,8 @@ const std::map<std::string, std::string> kCommandHelp = {
      "usage: trackerctl add FILE.torrent [--name NAME]\n"
      "       trackerctl add HEX40 --name NAME\n"
      "\n"
-     "Registers a torrent, so that its announces and scrapes are served.\n"
+     "Registers a torrent, so that its announces (within swarmCacheMs, 750 ms by default)\n"
+     "and scrapes (at once) are served.\n"
      "From a .torrent file: the info hash is the SHA-1 of the file's bencoded `info`\n"
      "dictionary, the name is info's `name` (or `name.utf-8`) unless --name is given. A bad\n"
      "file (not bencode, truncated, no info dictionary) is refused and nothing changes.\n"
@@ -89,13 +90,13 @@ const std::map<std::string, std::string> kCommandHelp = {
     {"ban",
      "usage: trackerctl ban HASH|ID\n"
      "\n"
-     "Bans a registered torrent: from the next announce on, clients get\n"
-     "\"Tracker error #6\", and scrapes no longer list it. Its peers and counters are kept.\n"
-     "There is no registry cache in the workers yet: the ban takes effect at once.\n"},
+     "Bans a registered torrent: clients get \"Tracker error #6\" and scrapes no longer\n"
+     "list it. Its peers and counters are kept. Scrapes see it at once; announces within\n"
+     "swarmCacheMs (750 ms by default), the age of the workers' cached read of a swarm.\n"},
     {"unban",
      "usage: trackerctl unban HASH|ID\n"
      "\n"
-     "Lifts a ban: the torrent is served again from the next announce.\n"},
+     "Lifts a ban: the torrent is served again, by announces within swarmCacheMs.\n"},
     {"remove",
      "usage: trackerctl remove HASH|ID\n"
      "\n"

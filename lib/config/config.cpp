@@ -155,6 +155,8 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("workers", config.workers, 1, 1024);
     top.integer("poolSize", config.poolSize, 1, 1024);
     top.integer("poolWaitMs", config.poolWaitMs, 1, 60000);
+    top.integer("swarmCacheMs", config.swarmCacheMs, 0, 5000);
+    top.integer("peerFlushMs", config.peerFlushMs, 0, 1000);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);

@@ -34,6 +34,11 @@ struct Config {
     std::uint32_t poolWaitMs = 2000;  // longest wait for a free connection before failing
     std::string listen;               // "" = fd 0 (spawned), "host:port", or a unix socket path
     std::uint32_t listenBacklog = 1024;
+    // Speed against freshness (bench/README.md): an announce is answered from a read of its
+    // swarm at most swarmCacheMs old, and its own write reaches the database within
+    // peerFlushMs. Their sum is how long a new peer, a ban or a registration takes to show.
+    std::uint32_t swarmCacheMs = 750;  // 0 = read the swarm on every announce
+    std::uint32_t peerFlushMs = 250;   // 0 = write in the request
 
     // protocol
     bool requireKey = false;

@@ -45,6 +45,14 @@ std::string Metrics::json() const {
                        {"connectFailures", pool.connectFailures},
                        {"dropped", pool.dropped}};
     }
+    if (writer_) {
+        store::PeerWriter::Stats writer = writer_();
+        out["peerWrites"] = {{"pending", writer.pending},
+                             {"written", writer.written},
+                             {"flushes", writer.flushes},
+                             {"failedFlushes", writer.failedFlushes},
+                             {"dropped", writer.dropped}};
+    }
     return out.dump(2) + "\n";
 }
 
@@ -92,6 +100,20 @@ std::string Metrics::prometheus() const {
         header("tracker_db_connections_dropped_total", "counter",
                "Connections dropped after being lost.");
         line("tracker_db_connections_dropped_total", "", pool.dropped);
+    }
+    if (writer_) {
+        store::PeerWriter::Stats writer = writer_();
+        header("tracker_peer_writes_pending", "gauge",
+               "Announces queued for the database (write-behind).");
+        line("tracker_peer_writes_pending", "", writer.pending);
+        header("tracker_peer_writes_total", "counter", "Peer rows written by the write-behind.");
+        line("tracker_peer_writes_total", "", writer.written);
+        header("tracker_peer_write_failed_flushes_total", "counter",
+               "Write-behind batches that failed and were kept for the next try.");
+        line("tracker_peer_write_failed_flushes_total", "", writer.failedFlushes);
+        header("tracker_peer_writes_dropped_total", "counter",
+               "Announces dropped because the write-behind queue was full.");
+        line("tracker_peer_writes_dropped_total", "", writer.dropped);
     }
     return out;
 }

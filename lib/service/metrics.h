@@ -12,6 +12,7 @@
 
 #include "protocol/failure.h"
 #include "store/connection_pool.h"
+#include "store/peer_writer.h"
 
 namespace tracker::service {
 
@@ -28,6 +29,11 @@ class Metrics {
         failures_[failureIndex(code)].fetch_add(1, relaxed);
     }
 
+    // The write-behind queue's figures, when it is on.
+    void setPeerWriterStats(std::function<store::PeerWriter::Stats()> writer) {
+        writer_ = std::move(writer);
+    }
+
     std::string json() const;
     std::string prometheus() const;
 
@@ -39,6 +45,7 @@ class Metrics {
 
     std::chrono::steady_clock::time_point started_;
     std::function<store::PoolStats()> pool_;
+    std::function<store::PeerWriter::Stats()> writer_;
     std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
     std::array<std::atomic<std::uint64_t>, 8> failures_{};
 };

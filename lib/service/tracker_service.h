@@ -25,6 +25,7 @@ class TrackerService {
                    std::function<store::PoolStats()> poolStats = {});
 
     HttpResponse handle(const HttpRequest& request);
+    Metrics& metrics() { return metrics_; }
 
     HttpResponse announce(std::string_view query, std::string_view remoteAddr);
     HttpResponse scrape(std::string_view query);

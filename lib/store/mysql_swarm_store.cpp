@@ -1,5 +1,6 @@
 #include "store/mysql_swarm_store.h"
 
+#include "store/session_retry.h"
 #include "store/swarm_statements.h"
 
 #include <algorithm>
@@ -27,72 +28,32 @@ std::int64_t nonNegative(std::int64_t value) {
     return std::max<std::int64_t>(value, 0);
 }
 
-StoreStatus statusFor(ConnectionPool::LeaseError error) {
-    return error == ConnectionPool::LeaseError::Busy ? StoreStatus::Busy : StoreStatus::Unavailable;
-}
+// Where a result's peer columns are (1-based).
+struct PeerColumns {
+    int port, crypt, seeding, ip, peerId, uid;
+};
+constexpr PeerColumns kWindowColumns{1, 2, 3, 4, 5, 6};  // TRACKER_WINDOW's rows
+constexpr PeerColumns kViewColumns{2, 3, 4, 7, 8, 9};    // TRACKER_VIEW's peer rows
 
-// InnoDB picked this statement as a deadlock victim and rolled it back whole, so trying again
-// is safe and quick. (A lock-wait timeout is not retried: it has already cost the request
-// innodb_lock_wait_timeout seconds.)
-bool isTransientConflict(const sql::SQLException& error) {
-    return error.getErrorCode() == 1213;
-}
-
-// Runs `work` on a leased session. A reused session whose connection turns out to be lost
-// (the server restarted since it was last used) is dropped and the work is tried once more on
-// a fresh connection; a deadlock victim is tried again; any other database error becomes
-// Unavailable for this request.
-template <typename Outcome, typename Work>
-Outcome withSession(ConnectionPool& pool, Work work) {
-    constexpr int kAttempts = 3;
-    std::string lastError;
-    for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        auto leased = pool.acquire();
-        if (!leased.lease) {
-            Outcome outcome;
-            outcome.status = statusFor(leased.error);
-            outcome.message = leased.message;
-            return outcome;
-        }
-        ConnectionPool::Lease& lease = *leased.lease;
-        try {
-            return work(lease.session());
-        } catch (const sql::SQLException& error) {
-            lastError = std::string("database error ") + std::to_string(error.getErrorCode()) +
-                        ": " + error.what();
-            bool lost = isConnectionLost(error);
-            if (lost)
-                lease.markBroken();
-            bool retry = (lost && !lease.fresh()) || isTransientConflict(error);
-            if (!retry)
-                break;
-        }
-    }
-    Outcome outcome;
-    outcome.status = StoreStatus::Unavailable;
-    outcome.message = lastError;
-    return outcome;
-}
-
-StoredPeer toPeer(const sql::ResultSet& row, int firstColumn) {
-    StoredPeer peer;
-    peer.port = static_cast<std::uint16_t>(row.getUInt(firstColumn));
-    peer.requiresCrypto = row.getInt(firstColumn + 1) != 0;
-    peer.seeder = row.getInt(firstColumn + 2) != 0;
-    peer.peerId = row.getString(firstColumn + 4).asStdString();
-    peer.uid = row.getString(firstColumn + 5).asStdString();
-    return peer;
-}
-
-// Appends the peers in `rows` (columns from firstColumn: port, crypt, seeding, ip, peerId, uid).
-// A row with an unreadable address (written by hand) is skipped.
-void appendPeer(const sql::ResultSet& rows, int firstColumn, std::vector<StoredPeer>& peers) {
-    auto address = protocol::PeerAddress::parse(rows.getString(firstColumn + 3).asStdString());
+// Appends the peer in the current row. A row with an unreadable address or an over-long id
+// (written by hand) is skipped.
+void appendPeer(const sql::ResultSet& row, const PeerColumns& at, std::vector<StoredPeer>& peers) {
+    auto address = protocol::PeerAddress::parse(row.getString(at.ip).asStdString());
     if (!address)
         return;
-    StoredPeer peer = toPeer(rows, firstColumn);
+    StoredPeer peer;
     peer.address = *address;
-    peers.push_back(std::move(peer));
+    peer.port = static_cast<std::uint16_t>(row.getUInt(at.port));
+    peer.requiresCrypto = row.getInt(at.crypt) != 0;
+    peer.seeder = row.getInt(at.seeding) != 0;
+    if (!peer.peerId.assign(row.getString(at.peerId).asStdString()) ||
+        !peer.uid.assign(row.getString(at.uid).asStdString()))
+        return;
+    peers.push_back(peer);
+}
+
+PeerList shared(std::vector<StoredPeer> peers) {
+    return PeerList(std::make_shared<const std::vector<StoredPeer>>(std::move(peers)));
 }
 
 // The counts, and `candidates` peers from a random point of the swarm's rnd order on. A swarm
@@ -108,34 +69,160 @@ void readSwarm(DbSession& session, const AnnounceRequest& request, std::uint32_t
     read.setUInt(3, pivot);
     read.setUInt(4, candidates);
     std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-    outcome.peers.reserve(candidates);
+    std::vector<StoredPeer> peers;
+    peers.reserve(candidates);
+    constexpr PeerColumns kAfterPart{2, 3, 4, 5, 6, 7};
     while (rows->next()) {
         if (rows->getInt(1) == 1) {
             outcome.counts.complete = nonNegative(rows->getInt64(2));
             outcome.counts.incomplete = nonNegative(rows->getInt64(3));
             outcome.counts.downloaded = nonNegative(rows->getInt64(4));
         } else {
-            appendPeer(*rows, 2, outcome.peers);
+            appendPeer(*rows, kAfterPart, peers);
         }
     }
     rows.reset();
-    if (pivot == 0 || outcome.peers.size() >= candidates)
+    if (pivot == 0 || peers.size() >= candidates) {
+        outcome.peers = shared(std::move(peers));
         return;
+    }
 
     sql::PreparedStatement& wrap =
         session.statement(leechersOnly ? kReadLeechersWrap : kReadSwarmWrap);
     wrap.setUInt(1, tid);
     wrap.setUInt(2, pivot);
-    wrap.setUInt(3, candidates - static_cast<std::uint32_t>(outcome.peers.size()));
+    wrap.setUInt(3, candidates - static_cast<std::uint32_t>(peers.size()));
     std::unique_ptr<sql::ResultSet> wrapped(wrap.executeQuery());
     while (wrapped->next())
-        appendPeer(*wrapped, 1, outcome.peers);
+        appendPeer(*wrapped, kWindowColumns, peers);
+    outcome.peers = shared(std::move(peers));
+}
+
+struct ViewRead {
+    StoreStatus status = StoreStatus::Ok;
+    std::string message;
+    std::shared_ptr<const SwarmView> view;
+};
+
+// One round trip: the registry row, the counts and up to `limit` candidates from a random point
+// of the swarm's rnd order, wrapping round to its start (see kReadView).
+std::shared_ptr<const SwarmView> readView(DbSession& session, const protocol::InfoHash& infoHash,
+                                          bool leechersOnly, std::uint32_t limit) {
+    sql::PreparedStatement& read = session.statement(leechersOnly ? kReadLeechersView : kReadView);
+    sql::SQLString hash = bytes(protocol::view(infoHash));
+    std::uint32_t pivot = randomRnd();
+    read.setString(1, hash);
+    read.setString(2, hash);
+    read.setUInt(3, pivot);
+    read.setUInt(4, limit);
+    read.setString(5, hash);
+    read.setUInt(6, pivot);
+    read.setUInt(7, limit);
+    std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+    auto view = std::make_shared<SwarmView>();
+    std::vector<StoredPeer> fromPivot, fromStart;
+    fromPivot.reserve(limit);
+    while (rows->next()) {
+        int part = rows->getInt(1);
+        if (part == 2) {
+            view->tid = rows->getUInt(2);
+            view->registry = rows->getInt(3) != 0 ? SwarmView::Registry::Banned
+                                                  : SwarmView::Registry::Registered;
+            view->counts.downloaded = nonNegative(rows->getInt64(4));
+            view->counts.complete = nonNegative(rows->getInt64(5));
+            view->counts.incomplete = nonNegative(rows->getInt64(6));
+        } else {
+            appendPeer(*rows, kViewColumns, part == 1 ? fromPivot : fromStart);
+        }
+    }
+    for (StoredPeer& peer : fromStart) {
+        if (fromPivot.size() >= limit)
+            break;
+        fromPivot.push_back(peer);
+    }
+    view->peers = shared(std::move(fromPivot));
+    return view;
+}
+
+PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid) {
+    PeerWrite write;
+    write.kind =
+        request.event == AnnounceEvent::Stopped ? PeerWrite::Kind::Delete : PeerWrite::Kind::Upsert;
+    write.completed = request.event == AnnounceEvent::Completed;
+    write.tid = tid;
+    write.uid.assign(request.uid);
+    write.peerId.assign(protocol::view(request.peerId));
+    write.address = request.address;
+    write.port = request.port;
+    write.requiresCrypto = request.requireCrypto;
+    write.left = write.completed ? 0 : request.left;
+    return write;
 }
 
 }  // namespace
 
+MysqlSwarmStore::MysqlSwarmStore(ConnectionPool& pool, SwarmStoreOptions options)
+    : pool_(pool), options_(options) {
+    if (options_.swarmCacheTtl.count() > 0)
+        cache_ = std::make_unique<SwarmCache>(options_.swarmCacheTtl);
+}
+
+// Read (maybe from the cache), then write (maybe queued): the answer is the swarm as it was a
+// moment ago, without this announce. A peer's own counts catch up on its next announce.
+AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
+                                                   std::uint32_t candidates) {
+    AnnounceOutcome outcome;
+    bool leechersOnly = request.isSeeder();
+    auto now = SwarmCache::Clock::now();
+    std::shared_ptr<const SwarmView> view;
+    if (cache_)
+        view = cache_->find(request.infoHash, leechersOnly, now);
+    if (!view) {
+        std::uint32_t limit = cache_ ? std::max(options_.cachedCandidates, candidates) : candidates;
+        ViewRead read = withSession<ViewRead>(pool_, [&](DbSession& session) {
+            ViewRead result;
+            result.view = readView(session, request.infoHash, leechersOnly, limit);
+            return result;
+        });
+        if (read.status != StoreStatus::Ok) {
+            outcome.status = read.status;
+            outcome.message = std::move(read.message);
+            return outcome;
+        }
+        view = std::move(read.view);
+        if (cache_)
+            cache_->put(request.infoHash, leechersOnly, view, now);
+    }
+    if (view->registry != SwarmView::Registry::Registered) {
+        outcome.status = view->registry == SwarmView::Registry::Banned ? StoreStatus::Banned
+                                                                       : StoreStatus::NotRegistered;
+        return outcome;
+    }
+
+    PeerWrite write = writeFor(request, view->tid);
+    if (options_.writer) {
+        options_.writer->enqueue(write);
+    } else {
+        ViewRead written = withSession<ViewRead>(pool_, [&](DbSession& session) {
+            applyPeerWrites(session, {write});
+            return ViewRead{};
+        });
+        if (written.status != StoreStatus::Ok) {
+            outcome.status = written.status;
+            outcome.message = std::move(written.message);
+            return outcome;
+        }
+    }
+    outcome.counts = view->counts;
+    if (request.event != AnnounceEvent::Stopped && candidates > 0)
+        outcome.peers = view->peers;
+    return outcome;
+}
+
 AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
                                           std::uint32_t candidates) {
+    if (cache_ || options_.writer)
+        return announceReadFirst(request, candidates);
     return withSession<AnnounceOutcome>(pool_, [&](DbSession& session) {
         AnnounceOutcome outcome;
         sql::PreparedStatement& find = session.statement(kFindTorrent);

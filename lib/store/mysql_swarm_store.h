@@ -1,17 +1,33 @@
 // The swarm state in MySQL/MariaDB, on the PHP tracker's tables plus our migrations (counters
-// on torrents, a random window index on peers). The only code that speaks SQL on the hot path.
+// in tracker_swarms, a random window index on peers). The only code that speaks SQL on the hot
+// path.
 #pragma once
 
-#include <random>
+#include <chrono>
+#include <memory>
 
 #include "store/connection_pool.h"
+#include "store/peer_writer.h"
+#include "store/swarm_cache.h"
 #include "store/swarm_store.h"
 
 namespace tracker::store {
 
+// How far an announce may trade freshness for speed. All off (the default) is the plain path:
+// the announce's own write, then a read that sees it (3 round trips).
+struct SwarmStoreOptions {
+    // Reuse one read of a swarm (registry row, counts, candidates) for this long: announces to a
+    // swarm read in the last moment cost no round trip. 0 = read on every announce.
+    std::chrono::milliseconds swarmCacheTtl{0};
+    // Candidates kept per cached read: enough for the largest numwant.
+    std::uint32_t cachedCandidates = 201;
+    // Queue the announce's write here instead of writing it in the request. Null = write now.
+    PeerWriter* writer = nullptr;
+};
+
 class MysqlSwarmStore : public SwarmStore {
   public:
-    explicit MysqlSwarmStore(ConnectionPool& pool) : pool_(pool) {}
+    explicit MysqlSwarmStore(ConnectionPool& pool, SwarmStoreOptions options = {});
 
     AnnounceOutcome announce(const protocol::AnnounceRequest& request,
                              std::uint32_t candidates) override;
@@ -19,7 +35,12 @@ class MysqlSwarmStore : public SwarmStore {
     ScrapeOutcome scrapeAll() override;
 
   private:
+    AnnounceOutcome announceReadFirst(const protocol::AnnounceRequest& request,
+                                      std::uint32_t candidates);
+
     ConnectionPool& pool_;
+    SwarmStoreOptions options_;
+    std::unique_ptr<SwarmCache> cache_;  // null when swarmCacheTtl is 0
 };
 
 }  // namespace tracker::store

@@ -17,6 +17,17 @@ constexpr const char* kUpsertPeer =
     "ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
     "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
 
+// The write-behind's multi-row form of kUpsertPeer: head, then kUpsertPeersRow once per row
+// (comma-separated), then tail. INSERT IGNORE: a row whose torrent was removed since the announce
+// is skipped (a foreign-key failure becomes a warning) instead of failing the whole batch.
+constexpr const char* kUpsertPeersHead =
+    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
+    "VALUES ";
+constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
+constexpr const char* kUpsertPeersTail =
+    " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
+    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
+
 constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
 
 // Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
@@ -52,6 +63,31 @@ constexpr const char* kReadLeechers =
     TRACKER_COUNTS_AND_WINDOW("peers_seeding_window", "AND seeding = 0");
 constexpr const char* kReadLeechersWrap =
     TRACKER_WINDOW("peers_seeding_window", "AND seeding = 0", "<");
+
+// Everything an announce reads, by info hash, in one round trip (the swarm cache's read):
+//   part 2: the registry row (tid, banned) and the counts (downloaded, seeders, leechers);
+//   part 1: candidates from a random point of the rnd order on;
+//   part 0: candidates from the start, for when the point fell near the end (a small swarm).
+// Parameters: hash; hash, pivot, limit; hash, pivot, limit. torrents is a const table (a unique
+// key lookup), so the peers side is a range seek on (tid, rnd) of at most LIMIT rows.
+#define TRACKER_VIEW_WINDOW(PART, INDEX, FILTER, FROM)                 \
+    "(SELECT " PART                                                    \
+    ", p.port, p.crypt + 0, p.seeding, 0, 0, p.ip, p.peerId, p.uid "   \
+    "FROM torrents t STRAIGHT_JOIN peers p FORCE INDEX (" INDEX        \
+    ") ON p.tid = t.tid "                                              \
+    "WHERE t.infohash = ? AND t.banned = 0 " FILTER " AND p.rnd " FROM \
+    " ? ORDER BY p.rnd "                                               \
+    "LIMIT ?)"
+#define TRACKER_VIEW(INDEX, FILTER)                                                   \
+    "(SELECT 2 AS part, t.tid, t.banned + 0, t.downloaded, COALESCE(s.seeders, 0), "  \
+    "COALESCE(s.leechers, 0), '', '', '' FROM torrents t LEFT JOIN tracker_swarms s " \
+    "ON s.tid = t.tid WHERE t.infohash = ?) UNION ALL " TRACKER_VIEW_WINDOW(          \
+        "1", INDEX, FILTER, ">=") " UNION ALL " TRACKER_VIEW_WINDOW("0", INDEX, FILTER, "<")
+
+constexpr const char* kReadView = TRACKER_VIEW("peers_window", "");
+constexpr const char* kReadLeechersView = TRACKER_VIEW("peers_seeding_window", "AND p.seeding = 0");
+#undef TRACKER_VIEW
+#undef TRACKER_VIEW_WINDOW
 #undef TRACKER_COUNTS_AND_WINDOW
 #undef TRACKER_WINDOW
 #undef TRACKER_PEER_COLUMNS

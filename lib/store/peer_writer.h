@@ -1,0 +1,86 @@
+// Write-behind for `peers`: announces queue their change and return at once; one thread writes
+// what gathered every flush interval, one peer once, in multi-row statements. A peer is in the
+// table within about one interval; a crash of the process loses at most the queue (clients
+// re-announce within `interval`, so the swarm heals by itself).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "protocol/peer_address.h"
+#include "store/connection_pool.h"
+#include "store/swarm_store.h"
+
+namespace tracker::store {
+
+// One announce's change to its peer row.
+struct PeerWrite {
+    enum class Kind : std::uint8_t { Upsert, Delete };
+    Kind kind = Kind::Upsert;
+    bool completed = false;  // count a download, unless the peer is a seeder already
+    std::uint32_t tid = 0;
+    FixedBytes<10> uid;
+    FixedBytes<20> peerId;
+    protocol::PeerAddress address;
+    std::uint16_t port = 0;
+    bool requiresCrypto = false;
+    std::uint64_t left = 0;  // `residual`
+};
+
+// Folds writes (in arrival order) to one per peer, sorted by (tid, uid) so that concurrent
+// writers lock rows in one order. The last write wins; a completion is kept unless an earlier
+// write in the batch had already made the peer a seeder (then it is a repeat).
+std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
+
+// Applies coalesced writes on one session: completions first (they look at the rows as they
+// were), then deletes, then upserts in multi-row statements. Throws sql::SQLException.
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes);
+
+class PeerWriter {
+  public:
+    struct Stats {
+        std::uint64_t written = 0;        // peer writes applied
+        std::uint64_t flushes = 0;        // batches applied
+        std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
+        std::uint64_t dropped = 0;        // writes given up when the queue was full
+        std::size_t pending = 0;
+    };
+
+    // `maxPending` bounds the queue while the database is unreachable: past it, the oldest
+    // writes are dropped (and counted) rather than the process growing without end.
+    PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,
+               std::size_t maxPending = 500000);
+    ~PeerWriter();
+    PeerWriter(const PeerWriter&) = delete;
+    PeerWriter& operator=(const PeerWriter&) = delete;
+
+    void enqueue(const PeerWrite& write);
+    // Writes everything queued so far, on the caller's thread. False if the database failed
+    // (the writes stay queued).
+    bool flush();
+    // Stops the thread after a last flush. Called by the destructor too.
+    void stop();
+    Stats stats() const;
+
+  private:
+    void run();
+
+    ConnectionPool& pool_;
+    std::chrono::milliseconds interval_;
+    std::size_t maxPending_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<PeerWrite> pending_;
+    bool stopping_ = false;
+    Stats stats_;
+    std::mutex flushing_;  // one flush at a time, so a failed batch goes back in order
+    std::thread thread_;
+};
+
+}  // namespace tracker::store

@@ -1,0 +1,98 @@
+#include "store/swarm_cache.h"
+
+#include <cstring>
+#include <random>
+
+namespace tracker::store {
+namespace {
+
+std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+}  // namespace
+
+// Keyed by a per-process random seed: info hashes of unregistered torrents come from clients, so
+// nobody outside can line up keys in one bucket.
+std::size_t SwarmCache::KeyHash::operator()(const Key& key) const {
+    std::uint64_t words[3] = {};
+    std::memcpy(words, key.infoHash.data(), key.infoHash.size());
+    std::uint64_t h = seed ^ (key.leechersOnly ? 0x9e3779b97f4a7c15ULL : 0);
+    for (std::uint64_t word : words)
+        h = mix(h ^ word);
+    return static_cast<std::size_t>(h);
+}
+
+SwarmCache::SwarmCache(std::chrono::milliseconds ttl, std::size_t maxPeers)
+    : ttl_(ttl),
+      maxPeersPerShard_(maxPeers / kShards + 1),
+      hash_{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()} {
+    shards_.reserve(kShards);
+    for (std::size_t i = 0; i < kShards; ++i)
+        shards_.push_back(std::make_unique<Shard>(hash_));
+}
+
+SwarmCache::Shard& SwarmCache::shardFor(const Key& key) {
+    // The top bits pick the shard; the map's buckets use the low ones.
+    return *shards_[(hash_(key) >> 59) % kShards];
+}
+
+std::shared_ptr<const SwarmView> SwarmCache::find(const protocol::InfoHash& infoHash,
+                                                  bool leechersOnly, Clock::time_point now) {
+    Key key{infoHash, leechersOnly};
+    Shard& shard = shardFor(key);
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.entries.find(key);
+    if (it == shard.entries.end() || now - it->second.readAt >= ttl_)
+        return nullptr;
+    return it->second.view;
+}
+
+void SwarmCache::put(const protocol::InfoHash& infoHash, bool leechersOnly,
+                     std::shared_ptr<const SwarmView> view, Clock::time_point now) {
+    Key key{infoHash, leechersOnly};
+    Shard& shard = shardFor(key);
+    std::size_t peers = view->peers.size() + 1;  // +1: an empty view still takes room
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end()) {
+        shard.peers -= it->second.view->peers.size() + 1;
+        shard.entries.erase(it);
+    }
+    if (shard.peers + peers > maxPeersPerShard_ || now - shard.lastSweep > 4 * ttl_) {
+        shard.evictExpired(now - ttl_);
+        shard.lastSweep = now;
+        if (shard.peers + peers > maxPeersPerShard_) {
+            shard.entries.clear();
+            shard.peers = 0;
+        }
+    }
+    shard.entries.emplace(key, Entry{std::move(view), now});
+    shard.peers += peers;
+}
+
+void SwarmCache::Shard::evictExpired(Clock::time_point oldest) {
+    for (auto it = entries.begin(); it != entries.end();) {
+        if (it->second.readAt <= oldest) {
+            peers -= it->second.view->peers.size() + 1;
+            it = entries.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::size_t SwarmCache::entries() const {
+    std::size_t total = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard<std::mutex> lock(shard->mutex);
+        total += shard->entries.size();
+    }
+    return total;
+}
+
+}  // namespace tracker::store

@@ -1,0 +1,79 @@
+// The swarm cache: a read serves for its TTL and no longer, per swarm and per kind of read,
+// and memory stays bounded. No database.
+#include <catch2/catch.hpp>
+
+#include "store/swarm_cache.h"
+
+using namespace std::chrono_literals;
+using tracker::protocol::InfoHash;
+using tracker::store::PeerList;
+using tracker::store::StoredPeer;
+using tracker::store::SwarmCache;
+using tracker::store::SwarmView;
+
+namespace {
+
+InfoHash hashOf(int n) {
+    InfoHash hash{};
+    hash[0] = static_cast<std::uint8_t>(n);
+    hash[19] = static_cast<std::uint8_t>(n >> 8);
+    return hash;
+}
+
+std::shared_ptr<const SwarmView> viewWith(std::uint32_t tid, std::size_t peers) {
+    auto view = std::make_shared<SwarmView>();
+    view->registry = SwarmView::Registry::Registered;
+    view->tid = tid;
+    view->peers = PeerList(std::make_shared<const std::vector<StoredPeer>>(peers));
+    return view;
+}
+
+}  // namespace
+
+TEST_CASE("a cached read serves until its TTL is up, then is gone") {
+    SwarmCache cache(750ms);
+    auto t0 = SwarmCache::Clock::now();
+    CHECK(cache.find(hashOf(1), false, t0) == nullptr);
+    cache.put(hashOf(1), false, viewWith(7, 3), t0);
+
+    auto hit = cache.find(hashOf(1), false, t0 + 749ms);
+    REQUIRE(hit != nullptr);
+    CHECK(hit->tid == 7);
+    CHECK(hit->peers.size() == 3);
+    CHECK(cache.find(hashOf(1), false, t0 + 750ms) == nullptr);
+    CHECK(cache.find(hashOf(1), false, t0 + 10s) == nullptr);
+}
+
+TEST_CASE("the cache keeps swarms and the seeders' leechers-only reads apart") {
+    SwarmCache cache(1s);
+    auto now = SwarmCache::Clock::now();
+    cache.put(hashOf(1), false, viewWith(1, 5), now);
+    cache.put(hashOf(2), true, viewWith(2, 1), now);
+    CHECK(cache.find(hashOf(1), true, now) == nullptr);
+    CHECK(cache.find(hashOf(2), false, now) == nullptr);
+    CHECK(cache.find(hashOf(1), false, now)->tid == 1);
+    CHECK(cache.find(hashOf(2), true, now)->tid == 2);
+
+    // A fresher read replaces the older one.
+    cache.put(hashOf(1), false, viewWith(9, 2), now + 500ms);
+    CHECK(cache.find(hashOf(1), false, now + 1200ms)->tid == 9);
+    CHECK(cache.entries() == 2);
+}
+
+TEST_CASE("the cache forgets expired reads and stays within its peer budget") {
+    SwarmCache cache(100ms, 3200);  // 32 shards of about 100 peers
+    auto now = SwarmCache::Clock::now();
+    for (int i = 0; i < 1000; ++i)
+        cache.put(hashOf(i), false, viewWith(i, 50), now);
+    // Each shard holds at most about 100 peers: one or two 50-peer views.
+    CHECK(cache.entries() <= 64);
+    CHECK(cache.entries() >= 32);
+
+    // Minutes later, new reads sweep the expired ones out (1000 reads reach every shard).
+    auto later = now + 60s;
+    for (int i = 2000; i < 3000; ++i)
+        cache.put(hashOf(i), false, viewWith(i, 0), later);
+    CHECK(cache.entries() == 1000);
+    for (int i = 0; i < 1000; ++i)
+        CHECK(cache.find(hashOf(i), false, later) == nullptr);
+}
