@@ -27,7 +27,8 @@ import unittest
 
 import test_clients
 from test_clients import LibtorrentClient, diagnostics, make_torrent, register_torrent, wait_for
-from trackerclient import Tracker, bdecode, compact_peers, encode_libtorrent, mariadb, register
+from trackerclient import (Tracker, bdecode, compact_peers, encode_libtorrent, mariadb, register,
+                           settle)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED_SOCKET_DIR = "/run/tracker"
@@ -323,7 +324,9 @@ DocumentRoot "{docroot}"
         info_hash = os.urandom(20)
         register(info_hash, "through apache")
         self.announce(peer(info_hash, 7101, 0, "ap1", event="started", compact="1"))
-        answer = self.announce(peer(info_hash, 7102, 500, "ap2", event="started", compact="1"))
+        self.announce(peer(info_hash, 7102, 500, "ap2", event="started", compact="1"))
+        settle()
+        answer = self.announce(peer(info_hash, 7102, 500, "ap2", compact="1"))
         self.assertEqual(compact_peers(answer[b"peers"]), [("127.0.0.1", 7101)])
         self.assertEqual((answer[b"complete"], answer[b"incomplete"]), (1, 1))
         self.assertEqual(answer[b"external ip"], bytes([127, 0, 0, 1]))
@@ -333,6 +336,7 @@ DocumentRoot "{docroot}"
         self.assertEqual([(p[b"ip"], p[b"port"]) for p in answer[b"peers"]],
                          [(b"127.0.0.1", 7101)])
         self.announce(peer(info_hash, 7102, 0, "ap2", event="completed"))
+        settle()
         files = self.scrape([info_hash])[b"files"]
         self.assertEqual(files[info_hash], {b"complete": 2, b"downloaded": 1, b"incomplete": 0,
                                             b"name": b"through apache"})
@@ -356,6 +360,7 @@ DocumentRoot "{docroot}"
         status, _, body = self.tracker.get("/announce?" + raw)
         self.assertEqual(status, 200, self.diagnostics())
         self.assertNotIn(b"failure reason", bdecode(body), body)
+        settle()
         self.assertEqual(mariadb("SELECT HEX(p.peerId) FROM peers p JOIN torrents t USING (tid)"
                                  " WHERE t.infohash = UNHEX('%s')" % info_hash.hex()).strip(),
                          peer_id.hex().upper())
@@ -365,10 +370,12 @@ DocumentRoot "{docroot}"
         info_hash = os.urandom(20)
         register(info_hash, "php names")
         self.announce(peer(info_hash, 7301, 0, "php1"), path="/announce.php")
+        settle()
         answer = self.announce(peer(info_hash, 7302, 9, "php2"), path="/tracker/announce")
         self.assertEqual(compact_peers(answer[b"peers"]), [("127.0.0.1", 7301)])
         answer = self.announce(peer(info_hash, 7303, 9, "php3"), path="/tracker/announce.php")
         self.assertEqual(answer[b"complete"], 1)
+        settle()
         for path in ("/scrape.php", "/tracker/scrape", "/tracker/scrape.php"):
             files = self.scrape([info_hash], path=path)[b"files"]
             self.assertEqual(files[info_hash][b"incomplete"], 2, path)

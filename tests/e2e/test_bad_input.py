@@ -18,7 +18,7 @@ from robust_helpers import (announce_accepted, database_digest, failure_reason,
                             have_stack_control, http_get, is_clean_4xx, peer_rows, process_alive,
                             raw_exchange, request_bytes, stats, torrent_id, worker_log_tail,
                             worker_pid)
-from trackerclient import bdecode, encode_all, encode_libtorrent, mariadb, register
+from trackerclient import bdecode, encode_all, encode_libtorrent, mariadb, register, settle
 
 SEED = 20240611
 REQUEST_TIMEOUT = 10.0  # seconds: an answer slower than this counts as a hang
@@ -505,6 +505,7 @@ class BadInputTest(unittest.TestCase):
         answer = http_get("/announce?info_hash=%s&peer_id=%s&port=6881&uploaded=0&downloaded=0"
                           "&left=0&key=after" % (encode_all(good), encode_all(os.urandom(20))))
         self.assertIsNotNone(announce_accepted(answer), answer)
+        settle()
         self.assertEqual(peer_rows(good), 1)
         if pid is not None:
             self.assertTrue(process_alive(pid), "tracker-fcgi (pid %d) is gone:\n%s"
@@ -565,6 +566,7 @@ class InjectionTest(unittest.TestCase):
                 target = target.replace(encode_all(peer_id), encode_libtorrent(peer_id), 1)
                 self.assertIsNotNone(announce_accepted(http_get(target)), label)
 
+        settle()
         for tid in tids:
             rows = mariadb("SELECT HEX(peerId), ip, port, HEX(uid) FROM peers WHERE tid = %d "
                            "ORDER BY port" % tid).splitlines()
@@ -592,6 +594,7 @@ class InjectionTest(unittest.TestCase):
         self.assertEqual({p[b"peer id"] for p in decoded[b"peers"]}, {peer_id})
 
         # Scrape: the hash and the name come back exactly.
+        settle()  # the reader's own row
         answer = http_get("/scrape?info_hash=%s&info_hash=%s" % (encode_all(sneaky_hash),
                                                                  encode_all(plain_hash)))
         self.assertEqual(answer.status, 200, answer)
@@ -612,6 +615,7 @@ class InjectionTest(unittest.TestCase):
                           "&left=0&key=%s&event=stopped" % (encode_all(sneaky_hash),
                                                             encode_all(peer_id), keys["bs"]))
         self.assertIsNotNone(announce_accepted(answer), answer)
+        settle()
         self.assertEqual(peer_rows(sneaky_hash), len(keys))  # 4 + reader - 1
 
         # Nothing else in the database changed.

@@ -5,7 +5,7 @@ import os
 import unittest
 
 from trackerclient import (Tracker, bdecode, compact_peers, encode_all, encode_libtorrent,
-                           has_ipv6_loopback, mariadb, query, register)
+                           has_ipv6_loopback, mariadb, query, register, settle)
 
 AWKWARD = bytes([0x00, ord("&"), ord("="), ord("+"), ord("%"), 0xFF, ord("A"), ord("z"),
                  ord("0"), ord("-"), ord("_"), ord("."), ord("~"), ord(" "), ord("?"), ord("#"),
@@ -35,6 +35,7 @@ class AnnounceTest(unittest.TestCase):
             peers.append((7000 + n, left, "k%d" % n))
             self.tracker.announce(peer_params(info_hash, os.urandom(20), 7000 + n, left,
                                               "k%d" % n, event="started", compact="1"))
+        settle()
         for port, left, key in peers:
             answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), port, left, key,
                                                        compact="1"))
@@ -55,9 +56,11 @@ class AnnounceTest(unittest.TestCase):
         register(info_hash, "numwant")
         for n in range(12):
             self.tracker.announce(peer_params(info_hash, os.urandom(20), 8000 + n, 5, "n%d" % n))
+        settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 8100, 5, "asker",
                                                    numwant="3"))
         self.assertEqual(len(compact_peers(answer[b"peers"])), 3)
+        settle()  # the asker's own announce is counted from here on
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 8100, 5, "asker",
                                                    numwant="0"))
         self.assertEqual(answer[b"peers"], b"")
@@ -68,6 +71,7 @@ class AnnounceTest(unittest.TestCase):
         register(info_hash, "dict")
         first_id = bytes(range(20))
         self.tracker.announce(peer_params(info_hash, first_id, 9001, 10, "d1"))
+        settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9002, 10, "d2",
                                                    compact="0"))
         self.assertEqual(answer[b"peers"],
@@ -81,13 +85,23 @@ class AnnounceTest(unittest.TestCase):
         register(info_hash, "lifecycle")
         self.tracker.announce(peer_params(info_hash, os.urandom(20), 9100, 50, "c1",
                                           event="started"))
+        settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9100, 0, "c1",
                                                    event="completed"))
+        # The answer is the swarm a moment ago: the leecher it was.
         self.assertEqual((answer[b"complete"], answer[b"incomplete"], answer[b"downloaded"]),
-                         (1, 0, 1))
+                         (0, 1, 0))
+        settle()
+        scraped = self.tracker.scrape([info_hash])[b"files"][info_hash]
+        self.assertEqual(scraped, {b"complete": 1, b"downloaded": 1, b"incomplete": 0,
+                                   b"name": b"lifecycle"})
+        # A completed sent again is not a second download.
+        self.tracker.announce(peer_params(info_hash, os.urandom(20), 9100, 0, "c1",
+                                          event="completed"))
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9100, 0, "c1",
                                                    event="stopped"))
-        self.assertEqual((answer[b"complete"], answer[b"incomplete"]), (0, 0))
+        self.assertEqual(answer[b"peers"], b"")
+        settle()
         scraped = self.tracker.scrape([info_hash])[b"files"][info_hash]
         self.assertEqual(scraped, {b"complete": 0, b"downloaded": 1, b"incomplete": 0,
                                    b"name": b"lifecycle"})
@@ -97,6 +111,7 @@ class AnnounceTest(unittest.TestCase):
         register(AWKWARD, "awkward")
         peer_a = bytes([0, 0xFF, ord("%"), ord("+")] * 5)
         self.tracker.announce(peer_params(AWKWARD, peer_a, 9200, 10, "aw1"))
+        settle()
         raw = "info_hash=%s&peer_id=%s&port=9201&uploaded=0&downloaded=0&left=10&key=aw2" % (
             encode_libtorrent(AWKWARD), encode_libtorrent(b"-LT2080-w4UO)MUIkbRU"))
         status, _, body = self.tracker.get("/announce?" + raw + "&compact=0")
@@ -104,6 +119,7 @@ class AnnounceTest(unittest.TestCase):
         answer = bdecode(body)
         self.assertEqual(answer[b"peers"],
                          [{b"ip": b"127.0.0.1", b"peer id": peer_a, b"port": 9200}])
+        settle()
         self.assertEqual(mariadb("SELECT HEX(peerId) FROM peers p JOIN torrents t USING (tid) "
                                  "WHERE t.infohash = UNHEX('%s') AND p.uid = 'aw2'"
                                  % AWKWARD.hex()).strip(),
@@ -115,6 +131,7 @@ class AnnounceTest(unittest.TestCase):
         self.tracker.announce(peer_params(info_hash, os.urandom(20), 9300, 10, "cr1",
                                           requirecrypto="1"))
         self.tracker.announce(peer_params(info_hash, os.urandom(20), 9301, 10, "cr2"))
+        settle()
         # A client that can do crypto is told which peer requires it.
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9302, 10, "cr3",
                                                    supportcrypto="1"))
@@ -130,6 +147,9 @@ class AnnounceTest(unittest.TestCase):
     def test_php_script_urls_still_work(self):
         info_hash = fresh_hash()
         register(info_hash, "php urls")
+        self.tracker.announce(peer_params(info_hash, os.urandom(20), 9400, 0, "php1"),
+                              path="/announce.php")
+        settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9400, 0, "php1"),
                                        path="/announce.php")
         self.assertEqual(answer[b"complete"], 1)
@@ -150,9 +170,11 @@ class AnnounceTest(unittest.TestCase):
         six = Tracker(host="::1")
         answer = six.announce(peer_params(info_hash, os.urandom(20), 9500, 10, "v6"))
         self.assertEqual(len(answer[b"external ip"]), 16)
+        settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9501, 10, "v4"))
         self.assertEqual(compact_peers(answer[b"peers6"], 18), [("::1", 9500)])
         self.assertEqual(answer[b"peers"], b"")
+        settle()
         answer = six.announce(peer_params(info_hash, os.urandom(20), 9500, 10, "v6"))
         self.assertEqual(compact_peers(answer[b"peers"]), [("127.0.0.1", 9501)])
         self.assertNotIn(b"peers6", answer)

@@ -17,7 +17,7 @@ from robust_helpers import (AnnounceLoad, announce_accepted, announce_target,
                             ensure_mariadb_running, have_stack_control, http_get, lost_keys,
                             mariadb_kill, process_alive, services, stats, worker_connections,
                             worker_log_tail, worker_pid)
-from trackerclient import register
+from trackerclient import SETTLE_SECONDS, register, settle
 
 WARM_UP = 2.0          # seconds of announces before the stop
 DOWN = 5.0             # seconds MariaDB stays stopped
@@ -99,10 +99,12 @@ class OutageTest(unittest.TestCase):
         self.assertEqual(len([r for r in warm if not r.accepted]), 0,
                          listing([r for r in warm if not r.accepted]))
 
-        # While it is down: every answer says the tracker is temporarily unavailable.
+        # While it is down: every answer says the tracker is temporarily unavailable, once the
+        # workers' cached reads of the swarms are out of date (until then an announce may be
+        # answered from one, and its write waits in the queue: see "lost" below).
         self.assertGreater(len(gone), RATE * down * 0.6)
-        wrong = [r for r in gone if r.reason is None or
-                 not any(text in r.reason for text in UNAVAILABLE)]
+        wrong = [r for r in gone if r.sent >= stopped + SETTLE_SECONDS and (
+                 r.reason is None or not any(text in r.reason for text in UNAVAILABLE))]
         self.assertEqual(len(wrong), 0, "answers while MariaDB was down:\n" + listing(wrong))
 
         # Back up: the same worker process serves again within RECOVERY seconds.
@@ -137,7 +139,8 @@ class OutageTest(unittest.TestCase):
                          "dead connections were still pooled")
         self.assertLessEqual(worker_connections(), after_stats["size"])
 
-        # No accepted announce is lost.
+        # No accepted announce is lost, those queued while the database was down included.
+        settle()
         lost = lost_keys(hashes + burst_hashes, records + burst_records)
         accepted = sum(1 for r in records if r.accepted)
         print("\n%s: MariaDB unavailable %.1fs (stopping took %.1fs, starting %.1fs); %d "

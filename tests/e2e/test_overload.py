@@ -18,7 +18,7 @@ import unittest
 from robust_helpers import (AnnounceLoad, LockSession, announce_accepted, announce_target,
                             ensure_mariadb_running, http_get, lost_keys, stats, torrent_id,
                             worker_connections, worker_log_tail)
-from trackerclient import mariadb, register
+from trackerclient import mariadb, register, settle
 
 POOL_WAIT = 2.0        # poolWaitMs default, seconds
 QUERY_TIMEOUT = 5.0    # database.queryTimeoutSeconds default
@@ -109,7 +109,9 @@ class LockedPool:
 
 class RowLockOverloadTest(unittest.TestCase):
     """A transaction holds the torrent's row FOR UPDATE: every new peer's insert (its foreign
-    key check) blocks in InnoDB, so every pooled connection is busy."""
+    key check) blocks in InnoDB. Announces only read (consistent reads take no row lock) and
+    queue their writes, so they are all answered at once; the write-behind's flushes block
+    and fail at the lock-wait limit, keep their batch, and land it after the release."""
 
     scenario = None
 
@@ -119,27 +121,18 @@ class RowLockOverloadTest(unittest.TestCase):
                              "rl")
         print("\n" + cls.scenario.summary("row lock"))
 
-    def test_every_answer_is_a_clean_failure_reason(self):
+    def test_announces_are_served_while_the_writes_wait(self):
         blocked = self.scenario.blocked()
         self.assertGreater(len(blocked), CLIENTS)
         unclean = [r for r in self.scenario.records if not r.accepted and r.reason is None]
         self.assertEqual(len(unclean), 0, listing(unclean, self.scenario.locked)
                          + "\n" + worker_log_tail())
-        wrong = [r for r in blocked if r.reason is None or not any(t in r.reason for t in BUSY)]
-        self.assertEqual(len(wrong), 0, listing(wrong, self.scenario.locked))
-        # Both ways of being busy showed: waiting for a connection, and blocked in the database.
-        reasons = " ".join(r.reason for r in blocked)
-        self.assertIn("overloaded", reasons)
-        self.assertIn("temporarily unavailable", reasons)
-
-    def test_every_wait_is_bounded(self):
+        refused = [r for r in blocked if not r.accepted]
+        self.assertEqual(len(refused), 0, listing(refused, self.scenario.locked))
         slowest = max(self.scenario.records, key=lambda r: r.done - r.sent)
-        self.assertLess(slowest.done - slowest.sent, BOUND, describe(slowest, self.scenario.locked))
-        # A request refused as overloaded waited poolWaitMs for a connection (plus its wait
-        # for a free worker thread), not the query timeout.
-        overloaded = [r.done - r.sent for r in self.scenario.blocked()
-                      if r.reason and "overloaded" in r.reason]
-        self.assertLess(min(overloaded), POOL_WAIT + 1.0)
+        self.assertLess(slowest.done - slowest.sent, 1.0, describe(slowest, self.scenario.locked))
+        # The flushes did meet the lock: they failed at the lock-wait limit and kept their rows.
+        self.assertGreater(stats()["peerWrites"]["failedFlushes"], 0)
 
     def test_service_resumes_after_the_release_and_nothing_accepted_is_lost(self):
         self.assertIsNotNone(self.scenario.recovery,
@@ -232,6 +225,7 @@ class FlashCrowdTest(unittest.TestCase):
         load = AnnounceLoad(info_hash, "fc", rate=None, threads=16).start()
         time.sleep(3.0)
         records = load.stop()
+        settle()
         refused = [r for r in records if not r.accepted]
         print("\nflash crowd: 16 clients, %d new peers in 3 s on one torrent, %d refused (%s)"
               % (len(records), len(refused), sorted({r.reason for r in refused})))

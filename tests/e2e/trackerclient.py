@@ -4,6 +4,7 @@ encoding the ways real clients do it, and registering torrents in the test datab
 import os
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -57,6 +58,17 @@ UNRESERVED = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 def encode_libtorrent(raw: bytes) -> str:
     """Unreserved characters raw, the rest %xx, as libtorrent sends it."""
     return "".join(chr(b) if b in UNRESERVED else "%%%02x" % b for b in raw)
+
+
+# The tracker answers from a read of the swarm up to swarmCacheMs old and writes an announce
+# within peerFlushMs (750 + 250 ms by default): what one peer did shows to the others after
+# their sum. tests/run sets this from the config it writes, with a margin.
+SETTLE_SECONDS = float(os.environ.get("TRACKER_TEST_SETTLE_SECONDS", "1.3"))
+
+
+def settle():
+    """Waits until what was announced so far is in the database and every cached read older."""
+    time.sleep(SETTLE_SECONDS)
 
 
 def query(params) -> str:
