@@ -2,6 +2,7 @@
 // announce body and does no work. Measured behind the same nginx as the tracker, it shows what
 // nginx + the FastCGI hop cost by themselves.
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
     }
     int threads = argc > 2 ? std::atoi(argv[2]) : 16;
     signal(SIGPIPE, SIG_IGN);
+    // bench/run stops it with SIGTERM: undo a blocked or ignored SIGTERM inherited from the shell.
+    signal(SIGTERM, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
     FCGX_Init();
     int fd = FCGX_OpenSocket(argv[1], 1024);
     if (fd < 0) {

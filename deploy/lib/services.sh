@@ -19,6 +19,8 @@
 #   TRACKER_BUILD_JOBS   (nproc)
 #   TRACKER_NGINX_IPV6   auto | 1 | 0: also listen on [::1]   (auto)
 #   TRACKER_NGINX_EXTRA_CONF  a file included in http {} too (the benchmark's baselines)
+#   TRACKER_CONFIG_EXTRA      JSON members added to a newly written worker config
+#                             (e.g. "\"swarmCacheMs\": 0"): the benchmark's variants
 #   MARIADB_START_TIMEOUT (30) WORKERS_START_TIMEOUT (10) seconds
 #
 # Functions: tracker_install_packages, tracker_build, mariadb_start,
@@ -425,7 +427,8 @@ tracker_write_config() {
     "name": $(_tk_json_str "${DB_NAME:-tracker}")
   },
   "workers": 16,
-  "poolSize": 8,
+  "poolSize": 8,${TRACKER_CONFIG_EXTRA:+
+  $TRACKER_CONFIG_EXTRA,}
   "listen": $(_tk_json_str "$sock")
 }
 EOF
