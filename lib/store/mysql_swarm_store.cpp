@@ -121,7 +121,6 @@ std::shared_ptr<const SwarmView> readView(DbSession& session, const protocol::In
     std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
     auto view = std::make_shared<SwarmView>();
     std::vector<StoredPeer> fromPivot, fromStart;
-    fromPivot.reserve(limit);
     while (rows->next()) {
         int part = rows->getInt(1);
         if (part == 2) {
@@ -140,6 +139,7 @@ std::shared_ptr<const SwarmView> readView(DbSession& session, const protocol::In
             break;
         fromPivot.push_back(peer);
     }
+    fromPivot.shrink_to_fit();  // a cached read holds what it read, not room for `limit`
     view->peers = shared(std::move(fromPivot));
     return view;
 }
@@ -190,8 +190,8 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             return outcome;
         }
         view = std::move(read.view);
-        if (cache_)
-            cache_->put(request.infoHash, leechersOnly, view, now);
+        if (cache_)  // stamped when read: a slow read is not cached already stale
+            cache_->put(request.infoHash, leechersOnly, view, SwarmCache::Clock::now());
     }
     if (view->registry != SwarmView::Registry::Registered) {
         outcome.status = view->registry == SwarmView::Registry::Banned ? StoreStatus::Banned

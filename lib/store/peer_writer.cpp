@@ -52,20 +52,36 @@ struct FlushOutcome {
 }  // namespace
 
 std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
+    // What the batch so far made of the peer's row: nothing yet (the table decides), gone, a
+    // leecher, a seeder.
+    enum class Row { AsInTable, Gone, Leecher, Seeder };
     struct Folded {
         PeerWrite write;
-        bool counted = false;        // a completion of this batch is counted already
-        bool seederInBatch = false;  // an earlier write of this batch made the peer a seeder
+        Row row = Row::AsInTable;
+        bool checkedCompletion = false;
+        std::uint32_t moreCompletions = 0;
     };
     std::map<std::pair<std::uint32_t, std::string_view>, Folded> byPeer;
     for (const PeerWrite& write : writes) {
         Folded& folded = byPeer[{write.tid, write.uid.view()}];
-        if (write.completed && !folded.seederInBatch)
-            folded.counted = true;
+        // A write coming back from a failed flush brings the completions it carried.
+        if (write.completed || write.moreCompletions > 0) {
+            std::uint32_t count = (write.completed ? 1 : 0) + write.moreCompletions;
+            if (folded.row == Row::AsInTable && write.completed) {
+                folded.checkedCompletion = true;
+                --count;
+            }
+            if (folded.row != Row::Seeder || !write.completed)
+                folded.moreCompletions += count;
+        }
         folded.write = write;
-        folded.write.completed = folded.counted;
-        if (write.kind == PeerWrite::Kind::Upsert && write.left == 0)
-            folded.seederInBatch = true;
+        if (write.kind == PeerWrite::Kind::Delete)
+            folded.row = Row::Gone;
+        else
+            folded.row = write.left == 0 ? Row::Seeder : Row::Leecher;
+        folded.write.completed = folded.checkedCompletion;
+        folded.write.moreCompletions =
+            static_cast<std::uint16_t>(std::min<std::uint32_t>(folded.moreCompletions, 0xffff));
     }
     std::vector<PeerWrite> folded;
     folded.reserve(byPeer.size());
@@ -74,15 +90,23 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
     return folded;
 }
 
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
+namespace {
+
+void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
     for (const PeerWrite& write : writes) {
-        if (!write.completed)
-            continue;
-        sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
-        count.setUInt(1, write.tid);
-        count.setString(2, bytes(write.uid));
-        count.setUInt(3, write.tid);
-        count.executeUpdate();
+        if (write.completed) {
+            sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
+            count.setUInt(1, write.tid);
+            count.setString(2, bytes(write.uid));
+            count.setUInt(3, write.tid);
+            count.executeUpdate();
+        }
+        if (write.moreCompletions > 0) {
+            sql::PreparedStatement& add = session.statement(statements::kAddCompletions);
+            add.setUInt(1, write.moreCompletions);
+            add.setUInt(2, write.tid);
+            add.executeUpdate();
+        }
     }
     std::vector<const PeerWrite*> upserts;
     upserts.reserve(writes.size());
@@ -123,9 +147,32 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
     }
 }
 
+}  // namespace
+
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
+    sql::Connection& connection = session.connection();
+    connection.setAutoCommit(false);
+    try {
+        applyInTransaction(session, writes);
+        connection.commit();
+    } catch (...) {
+        try {
+            connection.rollback();
+            connection.setAutoCommit(true);
+        } catch (const sql::SQLException&) {
+            // The connection is gone; the caller's error handling drops it.
+        }
+        throw;
+    }
+    connection.setAutoCommit(true);
+}
+
 PeerWriter::PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,
                        std::size_t maxPending)
-    : pool_(pool), interval_(interval), maxPending_(maxPending), thread_([this] { run(); }) {}
+    : pool_(pool),
+      interval_(interval),
+      maxPending_(std::max<std::size_t>(maxPending, 1)),
+      thread_([this] { run(); }) {}
 
 PeerWriter::~PeerWriter() {
     stop();
@@ -190,22 +237,28 @@ void PeerWriter::run() {
         if (stopping_)
             break;
         lock.unlock();
-        flush();
+        try {
+            flush();
+        } catch (const std::exception& error) {  // not a database error: out of memory
+            util::logErrorThrottled("peer-writer", std::string("flush failed: ") + error.what());
+        }
         lock.lock();
     }
 }
 
 void PeerWriter::stop() {
     {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ && !thread_.joinable())
-            return;
-        stopping_ = true;
+        std::lock_guard<std::mutex> stopping(stopping_mutex_);
+        if (thread_.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                stopping_ = true;
+            }
+            wake_.notify_all();
+            thread_.join();
+        }
     }
-    wake_.notify_all();
-    if (thread_.joinable())
-        thread_.join();
-    flush();
+    flush();  // what is left, and anything queued after an earlier stop()
 }
 
 PeerWriter::Stats PeerWriter::stats() const {

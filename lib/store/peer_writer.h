@@ -22,7 +22,12 @@ namespace tracker::store {
 struct PeerWrite {
     enum class Kind : std::uint8_t { Upsert, Delete };
     Kind kind = Kind::Upsert;
-    bool completed = false;  // count a download, unless the peer is a seeder already
+    // Count a download unless the table already holds this peer as a seeder (the first
+    // completion of a batch, judged against the rows as they were before it).
+    bool completed = false;
+    // Downloads to count whatever the table says: completions later in a batch, after an
+    // earlier write of the same batch made the peer a leecher or removed it.
+    std::uint16_t moreCompletions = 0;
     std::uint32_t tid = 0;
     FixedBytes<10> uid;
     FixedBytes<20> peerId;
@@ -33,12 +38,13 @@ struct PeerWrite {
 };
 
 // Folds writes (in arrival order) to one per peer, sorted by (tid, uid) so that concurrent
-// writers lock rows in one order. The last write wins; a completion is kept unless an earlier
-// write in the batch had already made the peer a seeder (then it is a repeat).
+// writers lock rows in one order. The last write wins; completions count as they would have
+// one by one: not while the peer is a seeder (a repeat), again after it leeched or left.
 std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 
-// Applies coalesced writes on one session: completions first (they look at the rows as they
-// were), then deletes, then upserts in multi-row statements. Throws sql::SQLException.
+// Applies coalesced writes on one session, in one transaction (a batch counts its completions
+// once even when it fails and is tried again): completions first (they look at the rows as
+// they were), then deletes, then upserts in multi-row statements. Throws sql::SQLException.
 void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
@@ -80,6 +86,7 @@ class PeerWriter {
     bool stopping_ = false;
     Stats stats_;
     std::mutex flushing_;  // one flush at a time, so a failed batch goes back in order
+    std::mutex stopping_mutex_;
     std::thread thread_;
 };
 

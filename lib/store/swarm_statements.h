@@ -28,6 +28,10 @@ constexpr const char* kUpsertPeersTail =
     " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
     "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
 
+// Completions the write-behind counts without looking at the row (see coalescePeerWrites).
+constexpr const char* kAddCompletions =
+    "UPDATE torrents SET downloaded = downloaded + ? WHERE tid = ?";
+
 constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
 
 // Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)

@@ -66,23 +66,34 @@ TEST_CASE("a stop after an announce deletes; an announce after a stop re-inserts
     CHECK(back[0].kind == PeerWrite::Kind::Upsert);
 }
 
-TEST_CASE("a completion is counted once per peer in a batch, and not after it seeded") {
-    SECTION("completed, then regular seeder announces: still counted once") {
+// What the old one-announce-at-a-time path counted: a completed from a peer the table does
+// not hold as a seeder is a download; from a seeder it is a repeat.
+TEST_CASE("completions in a batch count as they would have one by one") {
+    SECTION("the first completion is judged against the table") {
+        auto folded = coalescePeerWrites({completed(1, "p")});
+        REQUIRE(folded.size() == 1);
+        CHECK(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 0);
+    }
+    SECTION("after a leecher announce in the same batch it counts outright") {
         auto folded =
             coalescePeerWrites({upsert(1, "p", 100), completed(1, "p"), upsert(1, "p", 0)});
         REQUIRE(folded.size() == 1);
-        CHECK(folded[0].completed);
+        CHECK_FALSE(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 1);
         CHECK(folded[0].left == 0);
     }
-    SECTION("completed sent twice: the second is a repeat, counted once") {
+    SECTION("completed sent twice: the second is a repeat") {
         auto folded = coalescePeerWrites({completed(1, "p"), completed(1, "p")});
         REQUIRE(folded.size() == 1);
         CHECK(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 0);
     }
     SECTION("a seeder announcing completed is not a new download") {
         auto folded = coalescePeerWrites({upsert(1, "p", 0), completed(1, "p")});
         REQUIRE(folded.size() == 1);
         CHECK_FALSE(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 0);
     }
     SECTION("completed then stopped: the download counts and the row goes") {
         auto folded = coalescePeerWrites({completed(1, "p"), stopped(1, "p")});
@@ -90,11 +101,34 @@ TEST_CASE("a completion is counted once per peer in a batch, and not after it se
         CHECK(folded[0].completed);
         CHECK(folded[0].kind == PeerWrite::Kind::Delete);
     }
+    SECTION("completed, stopped, completed: two downloads") {
+        auto folded = coalescePeerWrites({completed(1, "p"), stopped(1, "p"), completed(1, "p")});
+        REQUIRE(folded.size() == 1);
+        CHECK(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 1);
+        CHECK(folded[0].kind == PeerWrite::Kind::Upsert);
+    }
+    SECTION("a seeder that stops and completes again: one download, like the old path") {
+        auto folded = coalescePeerWrites({stopped(1, "p"), completed(1, "p")});
+        REQUIRE(folded.size() == 1);
+        CHECK_FALSE(folded[0].completed);
+        CHECK(folded[0].moreCompletions == 1);
+    }
+    SECTION("a batch that failed and comes back keeps its completions, counted once") {
+        auto first = coalescePeerWrites({upsert(1, "p", 9), completed(1, "p")});
+        REQUIRE(first.size() == 1);
+        std::vector<PeerWrite> retry = first;
+        retry.push_back(upsert(1, "p", 0));  // a seeder announce queued meanwhile
+        auto folded = coalescePeerWrites(retry);
+        REQUIRE(folded.size() == 1);
+        CHECK(int(folded[0].completed) + folded[0].moreCompletions == 1);
+    }
     SECTION("other peers' completions are their own") {
         auto folded = coalescePeerWrites({completed(1, "p"), completed(1, "q"), upsert(1, "r", 5)});
         REQUIRE(folded.size() == 3);
         CHECK(folded[0].completed);
         CHECK(folded[1].completed);
         CHECK_FALSE(folded[2].completed);
+        CHECK(folded[2].moreCompletions == 0);
     }
 }
