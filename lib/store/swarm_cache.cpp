@@ -47,9 +47,19 @@ std::shared_ptr<const SwarmView> SwarmCache::find(const protocol::InfoHash& info
     Shard& shard = shardFor(key);
     std::lock_guard<std::mutex> lock(shard.mutex);
     auto it = shard.entries.find(key);
-    if (it == shard.entries.end() || now - it->second.readAt >= ttl_)
+    if (it == shard.entries.end())
         return nullptr;
-    return it->second.view;
+    Entry& entry = it->second;
+    auto age = now - entry.readAt;
+    if (age >= ttl_)
+        return nullptr;
+    if (age < ttl_ - ttl_ / 4)
+        return entry.view;
+    bool refreshing = entry.refreshSince > entry.readAt && now - entry.refreshSince < ttl_ / 4;
+    if (refreshing)
+        return entry.view;
+    entry.refreshSince = now;  // this caller reads it again; the others keep this one meanwhile
+    return nullptr;
 }
 
 void SwarmCache::put(const protocol::InfoHash& infoHash, bool leechersOnly,

@@ -35,7 +35,10 @@ class SwarmCache {
     // share); past that, the shard is emptied.
     SwarmCache(std::chrono::milliseconds ttl, std::size_t maxPeers = 1 << 20);
 
-    // The view read at most ttl ago, or null.
+    // The view read less than ttl ago, or null: then the caller reads the swarm and put()s it.
+    // In a view's last quarter of life, one caller is sent to read it again (null) while the
+    // others are still served it: a busy swarm is re-read once, not by every worker thread at
+    // the moment it expires.
     std::shared_ptr<const SwarmView> find(const protocol::InfoHash& infoHash, bool leechersOnly,
                                           Clock::time_point now);
     void put(const protocol::InfoHash& infoHash, bool leechersOnly,
@@ -58,6 +61,7 @@ class SwarmCache {
     struct Entry {
         std::shared_ptr<const SwarmView> view;
         Clock::time_point readAt;
+        Clock::time_point refreshSince{};  // when a caller was sent to read it again
     };
     struct Shard {
         mutable std::mutex mutex;

@@ -36,12 +36,37 @@ TEST_CASE("a cached read serves until its TTL is up, then is gone") {
     CHECK(cache.find(hashOf(1), false, t0) == nullptr);
     cache.put(hashOf(1), false, viewWith(7, 3), t0);
 
-    auto hit = cache.find(hashOf(1), false, t0 + 749ms);
+    auto hit = cache.find(hashOf(1), false, t0 + 500ms);
     REQUIRE(hit != nullptr);
     CHECK(hit->tid == 7);
     CHECK(hit->peers.size() == 3);
     CHECK(cache.find(hashOf(1), false, t0 + 750ms) == nullptr);
     CHECK(cache.find(hashOf(1), false, t0 + 10s) == nullptr);
+}
+
+TEST_CASE("near its end one caller re-reads a view while the others are still served it") {
+    SwarmCache cache(800ms);
+    auto t0 = SwarmCache::Clock::now();
+    cache.put(hashOf(1), false, viewWith(7, 3), t0);
+    CHECK(cache.find(hashOf(1), false, t0 + 599ms) != nullptr);
+    // The last quarter: the first caller is sent to read it again...
+    CHECK(cache.find(hashOf(1), false, t0 + 600ms) == nullptr);
+    // ...the others meanwhile get the view, never past its TTL.
+    CHECK(cache.find(hashOf(1), false, t0 + 610ms) != nullptr);
+    CHECK(cache.find(hashOf(1), false, t0 + 799ms) != nullptr);
+    CHECK(cache.find(hashOf(1), false, t0 + 800ms) == nullptr);
+    // A refresh that never comes back (a failed read): the view still ends at its TTL, and
+    // then every caller reads.
+    cache.put(hashOf(2), false, viewWith(8, 1), t0);
+    CHECK(cache.find(hashOf(2), false, t0 + 600ms) == nullptr);
+    CHECK(cache.find(hashOf(2), false, t0 + 790ms) != nullptr);
+    CHECK(cache.find(hashOf(2), false, t0 + 800ms) == nullptr);
+    CHECK(cache.find(hashOf(2), false, t0 + 801ms) == nullptr);
+    // The fresh read replaces it and is served whole again.
+    cache.put(hashOf(1), false, viewWith(9, 2), t0 + 620ms);
+    auto fresh = cache.find(hashOf(1), false, t0 + 1000ms);
+    REQUIRE(fresh != nullptr);
+    CHECK(fresh->tid == 9);
 }
 
 TEST_CASE("the cache keeps swarms and the seeders' leechers-only reads apart") {
