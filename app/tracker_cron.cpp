@@ -29,7 +29,6 @@ const char* kUsage =
     "Exit status: 0 done, or another run was busy; 1 the database cannot be reached or failed;\n"
     "2 usage or config error, or started as a CGI (web) request.\n";
 
-constexpr const char* kDefaultConfig = "/etc/tracker/tracker.json";
 constexpr std::uint32_t kMaxWaitSeconds = 86400;
 
 struct Options {
@@ -69,9 +68,7 @@ int main(int argc, char** argv) {
     }
 
     Options options;
-    const char* fromEnvironment = std::getenv("TRACKER_CONFIG");
-    options.configPath =
-        fromEnvironment != nullptr && *fromEnvironment != '\0' ? fromEnvironment : kDefaultConfig;
+    options.configPath = tracker::defaultConfigPath();
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {

@@ -33,7 +33,6 @@ constexpr int kOk = 0;
 constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 
-constexpr const char* kDefaultConfig = "/etc/tracker/tracker.json";
 // A .torrent of a few million pieces is under 100 MB; anything bigger is not one.
 constexpr std::streamsize kMaxTorrentBytes = 100 << 20;
 
@@ -330,8 +329,7 @@ std::string Cli::target() const {
 bool Cli::connect(std::uint32_t queryTimeoutSeconds) {
     std::string path = args_.configPath;
     if (path.empty()) {
-        const char* fromEnv = std::getenv("TRACKER_CONFIG");
-        path = fromEnv != nullptr && *fromEnv != '\0' ? fromEnv : kDefaultConfig;
+        path = tracker::defaultConfigPath();
     }
     auto loaded = tracker::loadConfig(path);
     if (auto* error = std::get_if<tracker::ConfigError>(&loaded)) {

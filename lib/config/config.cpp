@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -192,6 +193,13 @@ std::variant<Config, ConfigError> loadConfig(const std::string& path) {
     std::ostringstream text;
     text << file.rdbuf();
     return parseConfig(text.str(), path);
+}
+
+std::string defaultConfigPath() {
+    const char* fromEnvironment = std::getenv("TRACKER_CONFIG");
+    if (fromEnvironment != nullptr && *fromEnvironment != '\0')
+        return fromEnvironment;
+    return "/etc/tracker/tracker.json";
 }
 
 }  // namespace tracker

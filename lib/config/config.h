@@ -64,6 +64,10 @@ struct ConfigError {
     std::string message;  // names the file and the key
 };
 
+// The config file the admin binaries read without --config: $TRACKER_CONFIG when set and not
+// empty, else /etc/tracker/tracker.json.
+std::string defaultConfigPath();
+
 // Reads and checks a config file. Every key is optional (defaults above); an unknown key, a wrong
 // type, an out-of-range value, a missing or unreadable file or bad JSON is an error naming it.
 std::variant<Config, ConfigError> loadConfig(const std::string& path);

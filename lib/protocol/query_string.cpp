@@ -1,20 +1,8 @@
 #include "query_string.h"
 
+#include "hex.h"
+
 namespace tracker::protocol {
-namespace {
-
-int hexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
 std::optional<std::string> percentDecode(std::string_view in) {
     std::string out;
     out.reserve(in.size());
@@ -25,8 +13,8 @@ std::optional<std::string> percentDecode(std::string_view in) {
         }
         if (in.size() - i < 3)
             return std::nullopt;  // `%` needs two hex digits after it
-        int high = hexValue(in[i + 1]);
-        int low = hexValue(in[i + 2]);
+        int high = hexDigitValue(in[i + 1]);
+        int low = hexDigitValue(in[i + 2]);
         if (high < 0 || low < 0)
             return std::nullopt;
         out.push_back(static_cast<char>(high * 16 + low));

@@ -203,9 +203,9 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
     if (options_.writer) {
         options_.writer->enqueue(write);
     } else {
-        ViewRead written = withSession<ViewRead>(pool_, [&](DbSession& session) {
+        WorkOutcome written = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
             applyPeerWrites(session, {write});
-            return ViewRead{};
+            return WorkOutcome{};
         });
         if (written.status != StoreStatus::Ok) {
             outcome.status = written.status;

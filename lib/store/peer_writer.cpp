@@ -44,11 +44,6 @@ std::uint32_t randomRnd() {
     return std::uniform_int_distribution<std::uint32_t>(1, 0xffffffffu)(rng);
 }
 
-struct FlushOutcome {
-    StoreStatus status = StoreStatus::Ok;
-    std::string message;
-};
-
 }  // namespace
 
 std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
@@ -207,9 +202,9 @@ bool PeerWriter::flush() {
     if (batch.empty())
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
-    FlushOutcome outcome = withSession<FlushOutcome>(pool_, [&](DbSession& session) {
+    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
         applyPeerWrites(session, folded);
-        return FlushOutcome{};
+        return WorkOutcome{};
     });
     std::lock_guard<std::mutex> lock(mutex_);
     if (outcome.status == StoreStatus::Ok) {

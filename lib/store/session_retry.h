@@ -9,6 +9,12 @@
 
 namespace tracker::store {
 
+// The outcome of database work that returns nothing else.
+struct WorkOutcome {
+    StoreStatus status = StoreStatus::Ok;
+    std::string message;
+};
+
 inline StoreStatus statusFor(ConnectionPool::LeaseError error) {
     return error == ConnectionPool::LeaseError::Busy ? StoreStatus::Busy : StoreStatus::Unavailable;
 }

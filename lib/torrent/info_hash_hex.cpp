@@ -1,20 +1,8 @@
 #include "torrent/info_hash_hex.h"
 
+#include "protocol/hex.h"
+
 namespace tracker::torrent {
-namespace {
-
-int hexDigit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
 std::string toHex(const protocol::InfoHash& hash) {
     static const char* digits = "0123456789abcdef";
     std::string out;
@@ -32,8 +20,8 @@ std::optional<protocol::InfoHash> parseHexInfoHash(std::string_view text) {
         return std::nullopt;
     protocol::InfoHash hash{};
     for (std::size_t i = 0; i < 20; ++i) {
-        int high = hexDigit(text[2 * i]);
-        int low = hexDigit(text[2 * i + 1]);
+        int high = protocol::hexDigitValue(text[2 * i]);
+        int low = protocol::hexDigitValue(text[2 * i + 1]);
         if (high < 0 || low < 0)
             return std::nullopt;
         hash[i] = static_cast<char>(high * 16 + low);

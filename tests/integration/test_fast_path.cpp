@@ -23,6 +23,19 @@ using tracker::store::SwarmStoreOptions;
 
 namespace {
 
+SwarmStoreOptions queuedWrites(PeerWriter& writer) {
+    SwarmStoreOptions options;
+    options.writer = &writer;
+    return options;
+}
+
+// A store whose writes wait in the queue until the test flushes it (an hour's interval).
+struct QueuedStore {
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    PeerWriter writer{pool, 1h};
+    MysqlSwarmStore store{pool, queuedWrites(writer)};
+};
+
 long long peersIn(itest::Sql& db, const itest::Torrent& torrent) {
     return db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid));
 }
@@ -31,11 +44,9 @@ long long peersIn(itest::Sql& db, const itest::Torrent& torrent) {
 
 TEST_CASE("queued announces reach the table at the flush, counted once, in one piece") {
     itest::Sql db;
-    ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
-    PeerWriter writer(pool, 1h);  // flushed by hand below
-    SwarmStoreOptions options;
-    options.writer = &writer;
-    MysqlSwarmStore store(pool, options);
+    QueuedStore queued;  // flushed by hand below
+    MysqlSwarmStore& store = queued.store;
+    PeerWriter& writer = queued.writer;
     auto torrent = itest::registerTorrent(db, "write-behind");
 
     // 300 peers: chunks of 256, 32, 4 and 1 rows, and every row right.
@@ -85,11 +96,9 @@ TEST_CASE("queued announces reach the table at the flush, counted once, in one p
 
 TEST_CASE("a batch whose torrent was removed meanwhile writes the rest") {
     itest::Sql db;
-    ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
-    PeerWriter writer(pool, 1h);
-    SwarmStoreOptions options;
-    options.writer = &writer;
-    MysqlSwarmStore store(pool, options);
+    QueuedStore queued;
+    MysqlSwarmStore& store = queued.store;
+    PeerWriter& writer = queued.writer;
     auto kept = itest::registerTorrent(db, "kept");
     auto removed = itest::registerTorrent(db, "removed");
     REQUIRE(store.announce(itest::announceFor(kept, "k1", "10.9.0.1", 5), 51).status ==
@@ -105,11 +114,9 @@ TEST_CASE("a batch whose torrent was removed meanwhile writes the rest") {
 
 TEST_CASE("a flush that fails is tried again whole, and counts its downloads once") {
     itest::Sql db;
-    ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
-    PeerWriter writer(pool, 1h);
-    SwarmStoreOptions options;
-    options.writer = &writer;
-    MysqlSwarmStore store(pool, options);
+    QueuedStore queued;
+    MysqlSwarmStore& store = queued.store;
+    PeerWriter& writer = queued.writer;
     auto locked = itest::registerTorrent(db, "locked");
     auto finished = itest::registerTorrent(db, "finished");
     std::string finishedTid = std::to_string(finished.tid);
