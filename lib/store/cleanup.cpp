@@ -46,6 +46,11 @@ constexpr const char* kCutoffs = "SELECT NOW() - INTERVAL ? SECOND, NOW() - INTE
 constexpr const char* kNextExpiredPeers =
     "SELECT MIN(pid), MAX(pid) FROM "
     "(SELECT pid FROM peers WHERE pid > ? AND updated < ? ORDER BY pid LIMIT ?) AS batch";
+// The peer feed's record of removed peers (migration 005): a worker that is further behind
+// than this reloads the whole table instead (replicaReloadSeconds is at most 30 minutes).
+constexpr const char* kPruneDepartures =
+    "DELETE FROM tracker_departures WHERE at < NOW() - INTERVAL 1 HOUR";
+
 constexpr const char* kDeleteExpiredPeers =
     "DELETE FROM peers WHERE pid BETWEEN ? AND ? AND updated < ?";
 constexpr const char* kCountExpiredPeers = "SELECT COUNT(*) FROM peers WHERE updated < ?";
@@ -200,6 +205,8 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
             deleteInBatches(session, {kNextDeadTorrents, kDeleteDeadTorrents}, torrentCutoff,
                             policy.batchSize, result.torrentsRemoved, result.batches);
         }
+        // Only `stopped` announces write here, and the workers reload long before an hour.
+        session.statement(kPruneDepartures).executeUpdate();
     }
 
     sql::PreparedStatement& release = session.statement(kReleaseLock);

@@ -87,7 +87,17 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 
 namespace {
 
+std::uint64_t takeSequenceNumber(DbSession& session) {
+    session.statement(statements::kNextSequence).executeUpdate();
+    std::unique_ptr<sql::ResultSet> row(
+        session.statement(statements::kLastSequence).executeQuery());
+    if (!row->next())
+        throw sql::SQLException("no sequence number (is migration 005 applied?)");
+    return row->getUInt64(1);
+}
+
 void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
+    const std::uint64_t sequence = takeSequenceNumber(session);
     for (const PeerWrite& write : writes) {
         if (write.completed) {
             sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
@@ -113,7 +123,13 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
         sql::PreparedStatement& remove = session.statement(statements::kDeletePeer);
         remove.setString(1, bytes(write.uid));
         remove.setUInt(2, write.tid);
-        remove.executeUpdate();
+        if (remove.executeUpdate() > 0) {
+            sql::PreparedStatement& depart = session.statement(statements::kRecordDeparture);
+            depart.setUInt64(1, sequence);
+            depart.setUInt(2, write.tid);
+            depart.setString(3, bytes(write.uid));
+            depart.executeUpdate();
+        }
     }
     std::size_t next = 0;
     while (next < upserts.size()) {
@@ -136,6 +152,7 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
             upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
             upsert.setUInt64(column++, write.left);
             upsert.setUInt(column++, randomRnd());
+            upsert.setUInt64(column++, sequence);
         }
         upsert.executeUpdate();
         next += rows;

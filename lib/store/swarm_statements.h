@@ -20,13 +20,41 @@ constexpr const char* kUpsertPeer =
 // The write-behind's multi-row form of kUpsertPeer: head, then kUpsertPeersRow once per row
 // (comma-separated), then tail. INSERT IGNORE: a row whose torrent was removed since the announce
 // is skipped (a foreign-key failure becomes a warning) instead of failing the whole batch.
+// Each row carries the flush's sequence number (migration 005), for the workers' peer feed.
 constexpr const char* kUpsertPeersHead =
-    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
-    "VALUES ";
-constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
+    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, seq, added, "
+    "updated) VALUES ";
+constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
 constexpr const char* kUpsertPeersTail =
     " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
-    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
+    "crypt = VALUES(crypt), residual = VALUES(residual), seq = VALUES(seq), updated = NOW()";
+
+// A flush's sequence number: LAST_INSERT_ID(expr) hands the new value back to this session
+// alone. The row stays locked until the flush commits, so flushes commit in sequence order.
+constexpr const char* kNextSequence =
+    "UPDATE tracker_sequence SET value = LAST_INSERT_ID(value + 1) WHERE id = 1";
+constexpr const char* kLastSequence = "SELECT LAST_INSERT_ID()";
+
+// A peer removed by a flush, for the other workers' feeds.
+constexpr const char* kRecordDeparture =
+    "INSERT INTO tracker_departures (seq, tid, uid) VALUES (?, ?, ?)";
+
+// The peer feed: every change committed after sequence number ?, oldest first. Columns: seq,
+// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers.
+constexpr const char* kPeerFeed =
+    "(SELECT seq, 1 AS present, tid, port, crypt + 0, seeding, ip, peerId, uid "
+    "FROM peers FORCE INDEX (peers_seq) WHERE seq > ?) UNION ALL "
+    "(SELECT seq, 0, tid, 0, 0, 0, '', '', uid FROM tracker_departures WHERE seq > ?) "
+    "ORDER BY 1";
+
+// A reload, in one consistent snapshot: the last committed sequence number, the registry, then
+// the peers a chunk at a time (by primary key, so no chunk is sorted or held long).
+constexpr const char* kReplicaSequence = "SELECT value FROM tracker_sequence WHERE id = 1";
+constexpr const char* kReplicaTorrents =
+    "SELECT tid, infohash, banned + 0, downloaded FROM torrents";
+constexpr const char* kReplicaPeers =
+    "SELECT pid, tid, port, crypt + 0, seeding, ip, peerId, uid FROM peers WHERE pid > ? "
+    "ORDER BY pid LIMIT ?";
 
 // Completions the write-behind counts without looking at the row (see coalescePeerWrites).
 constexpr const char* kAddCompletions =

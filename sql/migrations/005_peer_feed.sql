@@ -1,0 +1,31 @@
+-- 005: a feed of peer changes, so that each worker process can keep the swarms in memory and
+-- follow the table instead of reading it on every announce (lib/store/replica_feed.h).
+--
+-- Every write-behind flush takes the next number from tracker_sequence and stamps it on the
+-- rows it writes (`peers.seq`) and on the peers it removes (`tracker_departures`). The flush
+-- holds the sequence row's lock until it commits, so flushes commit in sequence order and a
+-- reader that has seen everything up to N finds every later change with `seq > N`.
+-- Writers that do not stamp (the PHP code, the cleanup) leave `seq` as it was: the workers see
+-- their changes when they reload the whole table (every `replicaReloadSeconds`).
+-- Additive: a default on the new column, new tables; the PHP code never sees them.
+ALTER TABLE peers ADD COLUMN IF NOT EXISTS seq BIGINT UNSIGNED NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS peers_seq ON peers (seq);
+
+CREATE TABLE IF NOT EXISTS tracker_sequence (
+    id    TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+    value BIGINT UNSIGNED NOT NULL
+) ENGINE=InnoDB;
+INSERT IGNORE INTO tracker_sequence (id, value) VALUES (1, 0);
+
+-- Peers removed by a `stopped` announce, by sequence number. The cleanup drops rows older than
+-- an hour: a worker that falls further behind than that reloads the whole table anyway.
+CREATE TABLE IF NOT EXISTS tracker_departures (
+    seq BIGINT UNSIGNED NOT NULL,
+    tid INT UNSIGNED NOT NULL,
+    uid VARBINARY(10) NOT NULL,
+    at  TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    KEY departures_seq (seq),
+    KEY departures_at (at)
+) ENGINE=InnoDB;
+
+INSERT IGNORE INTO tracker_schema (version, name) VALUES (5, 'peer change feed');
