@@ -119,15 +119,25 @@ int main(int argc, char** argv) {
         writer = std::make_unique<tracker::store::PeerWriter>(
             pool, std::chrono::milliseconds(config.peerFlushMs));
     }
+    std::unique_ptr<tracker::store::ReplicaFeed> replica;
+    if (writer && config.replicaPullMs > 0) {
+        tracker::store::ReplicaFeed::Options feedOptions;
+        feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
+        feedOptions.reloadInterval = std::chrono::seconds(config.replicaReloadSeconds);
+        replica = std::make_unique<tracker::store::ReplicaFeed>(pool, feedOptions);
+    }
     tracker::store::SwarmStoreOptions storeOptions;
     storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);
     storeOptions.cachedCandidates = config.numwantMax + 1;
     storeOptions.writer = writer.get();
+    storeOptions.replica = replica.get();
     tracker::store::MysqlSwarmStore store(pool, storeOptions);
     tracker::service::TrackerService service(config, store, std::move(*statsReaders),
                                              [&pool] { return pool.stats(); });
     if (writer)
         service.metrics().setPeerWriterStats([&writer] { return writer->stats(); });
+    if (replica)
+        service.metrics().setReplicaStats([&replica] { return replica->stats(); });
 
     std::thread signalWaiter([&server, stopSignals] {
         int received = 0;
@@ -146,6 +156,8 @@ int main(int argc, char** argv) {
         return service.handle(request);
     });
     signalWaiter.join();
+    if (replica)
+        replica->stop();
     if (writer) {
         writer->stop();  // the announces answered last are written before we exit
         auto left = writer->stats();

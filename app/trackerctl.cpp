@@ -91,11 +91,12 @@ const std::map<std::string, std::string> kCommandHelp = {
      "\n"
      "Bans a registered torrent: clients get \"Tracker error #6\" and scrapes no longer\n"
      "list it. Its peers and counters are kept. Scrapes see it at once; announces within\n"
-     "swarmCacheMs (750 ms by default), the age of the workers' cached read of a swarm.\n"},
+     "about 1.5 s: the workers re-read the registry every 750 ms and may reuse a read of a\n"
+     "swarm for swarmCacheMs (750 ms by default).\n"},
     {"unban",
      "usage: trackerctl unban HASH|ID\n"
      "\n"
-     "Lifts a ban: the torrent is served again, by announces within swarmCacheMs.\n"},
+     "Lifts a ban: the torrent is served again, by announces within about 1.5 s.\n"},
     {"remove",
      "usage: trackerctl remove HASH|ID\n"
      "\n"

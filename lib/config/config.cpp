@@ -158,6 +158,8 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("poolWaitMs", config.poolWaitMs, 1, 60000);
     top.integer("swarmCacheMs", config.swarmCacheMs, 0, 5000);
     top.integer("peerFlushMs", config.peerFlushMs, 0, 1000);
+    top.integer("replicaPullMs", config.replicaPullMs, 0, 1000);
+    top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 10, 1800);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);

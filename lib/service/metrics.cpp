@@ -1,5 +1,7 @@
 #include "service/metrics.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace tracker::service {
@@ -52,6 +54,18 @@ std::string Metrics::json() const {
                              {"flushes", writer.flushes},
                              {"failedFlushes", writer.failedFlushes},
                              {"dropped", writer.dropped}};
+    }
+    if (replica_) {
+        store::ReplicaFeed::Stats replica = replica_();
+        out["replica"] = {{"torrents", replica.replica.torrents},
+                          {"peers", replica.replica.peers},
+                          {"sequence", replica.sequence},
+                          {"lastPullAgeMs", replica.lastPullAgeMs},
+                          {"pulls", replica.pulls},
+                          {"changes", replica.changes},
+                          {"reloads", replica.reloads},
+                          {"lastReloadMs", replica.lastReloadTook.count()},
+                          {"failures", replica.failures}};
     }
     return out.dump(2) + "\n";
 }
@@ -114,6 +128,24 @@ std::string Metrics::prometheus() const {
         header("tracker_peer_writes_dropped_total", "counter",
                "Announces dropped because the write-behind queue was full.");
         line("tracker_peer_writes_dropped_total", "", writer.dropped);
+    }
+    if (replica_) {
+        store::ReplicaFeed::Stats replica = replica_();
+        header("tracker_replica_peers", "gauge", "Peers in this process's replica of the swarms.");
+        line("tracker_replica_peers", "", replica.replica.peers);
+        header("tracker_replica_torrents", "gauge", "Torrents in this process's replica.");
+        line("tracker_replica_torrents", "", replica.replica.torrents);
+        header("tracker_replica_pull_age_ms", "gauge",
+               "Milliseconds since the replica last caught up with the database.");
+        line("tracker_replica_pull_age_ms", "",
+             static_cast<std::uint64_t>(std::max<std::int64_t>(replica.lastPullAgeMs, 0)));
+        header("tracker_replica_changes_total", "counter", "Peer changes the replica followed.");
+        line("tracker_replica_changes_total", "", replica.changes);
+        header("tracker_replica_reloads_total", "counter", "Full reloads of the replica.");
+        line("tracker_replica_reloads_total", "", replica.reloads);
+        header("tracker_replica_failures_total", "counter",
+               "Replica pulls or reloads that failed (database unreachable).");
+        line("tracker_replica_failures_total", "", replica.failures);
     }
     return out;
 }

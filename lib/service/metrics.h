@@ -13,6 +13,7 @@
 #include "protocol/failure.h"
 #include "store/connection_pool.h"
 #include "store/peer_writer.h"
+#include "store/replica_feed.h"
 
 namespace tracker::service {
 
@@ -34,6 +35,11 @@ class Metrics {
         writer_ = std::move(writer);
     }
 
+    // The in-memory replica's figures, when it is on.
+    void setReplicaStats(std::function<store::ReplicaFeed::Stats()> replica) {
+        replica_ = std::move(replica);
+    }
+
     std::string json() const;
     std::string prometheus() const;
 
@@ -46,6 +52,7 @@ class Metrics {
     std::chrono::steady_clock::time_point started_;
     std::function<store::PoolStats()> pool_;
     std::function<store::PeerWriter::Stats()> writer_;
+    std::function<store::ReplicaFeed::Stats()> replica_;
     std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
     std::array<std::atomic<std::uint64_t>, 8> failures_{};
 };

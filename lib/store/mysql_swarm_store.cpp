@@ -1,5 +1,6 @@
 #include "store/mysql_swarm_store.h"
 
+#include "store/peer_rows.h"
 #include "store/session_retry.h"
 #include "store/swarm_statements.h"
 
@@ -28,28 +29,12 @@ std::int64_t nonNegative(std::int64_t value) {
     return std::max<std::int64_t>(value, 0);
 }
 
-// Where a result's peer columns are (1-based).
-struct PeerColumns {
-    int port, crypt, seeding, ip, peerId, uid;
-};
 constexpr PeerColumns kWindowColumns{1, 2, 3, 4, 5, 6};  // TRACKER_WINDOW's rows
 constexpr PeerColumns kViewColumns{2, 3, 4, 7, 8, 9};    // TRACKER_VIEW's peer rows
 
-// Appends the peer in the current row. A row with an unreadable address or an over-long id
-// (written by hand) is skipped.
 void appendPeer(const sql::ResultSet& row, const PeerColumns& at, std::vector<StoredPeer>& peers) {
-    auto address = protocol::PeerAddress::parse(row.getString(at.ip).asStdString());
-    if (!address)
-        return;
-    StoredPeer peer;
-    peer.address = *address;
-    peer.port = static_cast<std::uint16_t>(row.getUInt(at.port));
-    peer.requiresCrypto = row.getInt(at.crypt) != 0;
-    peer.seeder = row.getInt(at.seeding) != 0;
-    if (!peer.peerId.assign(row.getString(at.peerId).asStdString()) ||
-        !peer.uid.assign(row.getString(at.uid).asStdString()))
-        return;
-    peers.push_back(peer);
+    if (auto peer = readPeer(row, at))
+        peers.push_back(*peer);
 }
 
 PeerList shared(std::vector<StoredPeer> peers) {
@@ -167,39 +152,11 @@ MysqlSwarmStore::MysqlSwarmStore(ConnectionPool& pool, SwarmStoreOptions options
         cache_ = std::make_unique<SwarmCache>(options_.swarmCacheTtl);
 }
 
-// Read (maybe from the cache), then write (maybe queued): the answer is the swarm as it was a
-// moment ago, without this announce. A peer's own counts catch up on its next announce.
-AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
-                                                   std::uint32_t candidates) {
+AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request, std::uint32_t tid,
+                                                 const protocol::SwarmCounts& counts,
+                                                 PeerList peers, std::uint32_t candidates) {
     AnnounceOutcome outcome;
-    bool leechersOnly = request.isSeeder();
-    auto now = SwarmCache::Clock::now();
-    std::shared_ptr<const SwarmView> view;
-    if (cache_)
-        view = cache_->find(request.infoHash, leechersOnly, now);
-    if (!view) {
-        std::uint32_t limit = cache_ ? std::max(options_.cachedCandidates, candidates) : candidates;
-        ViewRead read = withSession<ViewRead>(pool_, [&](DbSession& session) {
-            ViewRead result;
-            result.view = readView(session, request.infoHash, leechersOnly, limit);
-            return result;
-        });
-        if (read.status != StoreStatus::Ok) {
-            outcome.status = read.status;
-            outcome.message = std::move(read.message);
-            return outcome;
-        }
-        view = std::move(read.view);
-        if (cache_)  // stamped when read: a slow read is not cached already stale
-            cache_->put(request.infoHash, leechersOnly, view, SwarmCache::Clock::now());
-    }
-    if (view->registry != SwarmView::Registry::Registered) {
-        outcome.status = view->registry == SwarmView::Registry::Banned ? StoreStatus::Banned
-                                                                       : StoreStatus::NotRegistered;
-        return outcome;
-    }
-
-    PeerWrite write = writeFor(request, view->tid);
+    PeerWrite write = writeFor(request, tid);
     if (options_.writer) {
         options_.writer->enqueue(write);
     } else {
@@ -213,15 +170,66 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             return outcome;
         }
     }
-    outcome.counts = view->counts;
+    outcome.counts = counts;
     if (request.event != AnnounceEvent::Stopped && candidates > 0)
-        outcome.peers = view->peers;
+        outcome.peers = std::move(peers);
     return outcome;
+}
+
+// Read (from the replica, the cache or the database), then write (maybe queued): the answer is
+// the swarm as it was a moment ago, without this announce. A peer's own counts catch up on its
+// next announce.
+AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
+                                                   std::uint32_t candidates) {
+    bool leechersOnly = request.isSeeder();
+    auto now = SwarmCache::Clock::now();
+    if (options_.replica) {
+        if (const SwarmReplica* replica = options_.replica->freshReplica(now)) {
+            SwarmReplica::Answer answer =
+                replica->find(request.infoHash, leechersOnly, candidates, randomRnd());
+            if (answer.found == SwarmReplica::Found::Banned) {
+                AnnounceOutcome outcome;
+                outcome.status = StoreStatus::Banned;
+                return outcome;
+            }
+            if (answer.found == SwarmReplica::Found::Registered)
+                return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
+                                       candidates);
+        }
+    }
+
+    std::shared_ptr<const SwarmView> view;
+    if (cache_)
+        view = cache_->find(request.infoHash, leechersOnly, now);
+    if (!view) {
+        std::uint32_t limit = cache_ ? std::max(options_.cachedCandidates, candidates) : candidates;
+        ViewRead read = withSession<ViewRead>(pool_, [&](DbSession& session) {
+            ViewRead result;
+            result.view = readView(session, request.infoHash, leechersOnly, limit);
+            return result;
+        });
+        if (read.status != StoreStatus::Ok) {
+            AnnounceOutcome outcome;
+            outcome.status = read.status;
+            outcome.message = std::move(read.message);
+            return outcome;
+        }
+        view = std::move(read.view);
+        if (cache_)  // stamped when read: a slow read is not cached already stale
+            cache_->put(request.infoHash, leechersOnly, view, SwarmCache::Clock::now());
+    }
+    if (view->registry != SwarmView::Registry::Registered) {
+        AnnounceOutcome outcome;
+        outcome.status = view->registry == SwarmView::Registry::Banned ? StoreStatus::Banned
+                                                                       : StoreStatus::NotRegistered;
+        return outcome;
+    }
+    return recordAndAnswer(request, view->tid, view->counts, view->peers, candidates);
 }
 
 AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
                                           std::uint32_t candidates) {
-    if (cache_ || options_.writer)
+    if (cache_ || options_.writer || options_.replica)
         return announceReadFirst(request, candidates);
     return withSession<AnnounceOutcome>(pool_, [&](DbSession& session) {
         AnnounceOutcome outcome;

@@ -8,6 +8,7 @@
 
 #include "store/connection_pool.h"
 #include "store/peer_writer.h"
+#include "store/replica_feed.h"
 #include "store/swarm_cache.h"
 #include "store/swarm_store.h"
 
@@ -23,6 +24,9 @@ struct SwarmStoreOptions {
     std::uint32_t cachedCandidates = 201;
     // Queue the announce's write here instead of writing it in the request. Null = write now.
     PeerWriter* writer = nullptr;
+    // Answer from this process's replica of the swarms while it is fresh; a torrent it does not
+    // know yet (just registered) is read as above. Null = no replica.
+    ReplicaFeed* replica = nullptr;
 };
 
 class MysqlSwarmStore : public SwarmStore {
@@ -37,6 +41,10 @@ class MysqlSwarmStore : public SwarmStore {
   private:
     AnnounceOutcome announceReadFirst(const protocol::AnnounceRequest& request,
                                       std::uint32_t candidates);
+    // Records the announce to registered torrent `tid` and answers with what was read of it.
+    AnnounceOutcome recordAndAnswer(const protocol::AnnounceRequest& request, std::uint32_t tid,
+                                    const protocol::SwarmCounts& counts, PeerList peers,
+                                    std::uint32_t candidates);
 
     ConnectionPool& pool_;
     SwarmStoreOptions options_;

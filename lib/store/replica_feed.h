@@ -1,0 +1,90 @@
+// Keeps a SwarmReplica in step with the database: a full reload at start and every
+// `reloadInterval` (it also catches what writers other than our flushes did: the cleanup, a PHP
+// front end, hand-written SQL), the registry every `registryInterval` (bans, registrations,
+// completion counts), and in between every `pullInterval` the peers changed since the last pull,
+// by sequence number (migration 005). One thread; the replica is read by all the others.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include "store/connection_pool.h"
+#include "store/swarm_replica.h"
+
+namespace tracker::store {
+
+class ReplicaFeed {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    struct Options {
+        std::chrono::milliseconds pullInterval{250};
+        std::chrono::milliseconds registryInterval{750};
+        std::chrono::seconds reloadInterval{120};
+        // Past this without a successful pull the replica is not used (announces go to the
+        // database, and fail cleanly while it is down).
+        std::chrono::milliseconds staleAfter{1000};
+        std::uint32_t reloadChunk = 20000;  // peers read per statement during a reload
+        bool startThread = true;            // false: the caller drives pull() (tests)
+    };
+
+    struct Stats {
+        std::uint64_t pulls = 0;
+        std::uint64_t changes = 0;  // peer changes applied from pulls
+        std::uint64_t reloads = 0;
+        std::uint64_t failures = 0;
+        std::uint64_t sequence = 0;       // the last change seen
+        std::int64_t lastPullAgeMs = -1;  // -1: never
+        std::chrono::milliseconds lastReloadTook{0};
+        SwarmReplica::Stats replica;
+    };
+
+    ReplicaFeed(ConnectionPool& pool, Options options);
+    ~ReplicaFeed();
+    ReplicaFeed(const ReplicaFeed&) = delete;
+    ReplicaFeed& operator=(const ReplicaFeed&) = delete;
+
+    // The replica, when it is loaded and was brought up to date within staleAfter; else null.
+    const SwarmReplica* freshReplica(Clock::time_point now) const;
+
+    // One step on the caller's thread: a reload when one is due (or none was done yet), else
+    // the registry when due and the peers changed since the last pull. False if the database
+    // failed (logged; the next step tries again).
+    bool step();
+    // A full reload now.
+    bool reload();
+
+    void stop();
+    Stats stats() const;
+
+  private:
+    void run();
+    bool pullChanges(Clock::time_point now);
+    bool reloadRegistry(Clock::time_point now);
+    void noteFailure(const std::string& message);
+
+    ConnectionPool& pool_;
+    Options options_;
+    SwarmReplica replica_;
+
+    std::atomic<bool> loaded_{false};
+    std::atomic<Clock::rep> lastPull_{0};  // time_since_epoch of the last successful pull
+    std::uint64_t sequence_ = 0;           // feed thread only
+    Clock::time_point lastReload_{};
+    Clock::time_point lastRegistry_{};
+
+    mutable std::mutex statsMutex_;
+    Stats stats_;
+
+    std::mutex stepping_;  // one step at a time
+    std::mutex wakeMutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace tracker::store

@@ -1,0 +1,214 @@
+// Each process's replica of the swarms against a real MariaDB: it follows what the flushes
+// write (its own and another process's), stopped peers, bans and completions, catches on a
+// reload what other writers did, and is not used once it has fallen behind.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "db_fixture.h"
+#include "store/connection_pool.h"
+#include "store/mysql_swarm_store.h"
+#include "store/peer_writer.h"
+#include "store/replica_feed.h"
+#include "store/swarm_statements.h"
+
+using namespace std::chrono_literals;
+using tracker::protocol::AnnounceEvent;
+using tracker::store::ConnectionPool;
+using tracker::store::MysqlSwarmStore;
+using tracker::store::PeerWriter;
+using tracker::store::ReplicaFeed;
+using tracker::store::StoreStatus;
+using tracker::store::SwarmReplica;
+using tracker::store::SwarmStoreOptions;
+
+namespace {
+
+// A feed the test steps by hand, reading the registry on every step.
+ReplicaFeed::Options handDriven() {
+    ReplicaFeed::Options options;
+    options.startThread = false;
+    options.registryInterval = 0ms;
+    options.reloadInterval = 1h;
+    options.staleAfter = 1h;
+    options.reloadChunk = 7;  // several chunks even for a few peers
+    return options;
+}
+
+// One worker process: a pool, a write-behind flushed by hand, a replica stepped by hand.
+struct Process {
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    PeerWriter writer{pool, 1h};
+    ReplicaFeed feed{pool, handDriven()};
+    MysqlSwarmStore store{pool, options()};
+
+    SwarmStoreOptions options() {
+        SwarmStoreOptions options;
+        options.writer = &writer;
+        options.replica = &feed;
+        return options;
+    }
+    SwarmReplica::Answer find(const itest::Torrent& torrent, bool leechersOnly = false) {
+        const SwarmReplica* replica = feed.freshReplica(ReplicaFeed::Clock::now());
+        REQUIRE(replica != nullptr);
+        return replica->find(torrent.hash, leechersOnly, 1000, 0);
+    }
+};
+
+std::set<std::string> uids(const SwarmReplica::Answer& answer) {
+    std::set<std::string> out;
+    for (const auto& peer : answer.peers)
+        out.insert(std::string(peer.uid.view()));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, completions") {
+    itest::Sql db;
+    Process one, other;
+    auto torrent = itest::registerTorrent(db, "followed");
+    REQUIRE(one.feed.step());  // the first step loads everything
+    REQUIRE(other.feed.step());
+    CHECK(one.find(torrent).found == SwarmReplica::Found::Registered);
+    CHECK(one.find(torrent).peers.empty());
+
+    for (std::string uid : {"a", "b", "c"})
+        REQUIRE(one.store.announce(itest::announceFor(torrent, uid, "10.20.0.1", 100), 51).status ==
+                StoreStatus::Ok);
+    REQUIRE(other.store.announce(itest::announceFor(torrent, "d", "10.20.0.2", 0), 51).status ==
+            StoreStatus::Ok);
+    REQUIRE(one.feed.step());
+    CHECK(one.find(torrent).peers.empty());  // not flushed yet: nothing to follow
+    REQUIRE(one.writer.flush());
+    REQUIRE(other.writer.flush());
+    for (Process* process : {&one, &other}) {
+        REQUIRE(process->feed.step());
+        auto answer = process->find(torrent);
+        CHECK(uids(answer) == std::set<std::string>{"a", "b", "c", "d"});
+        CHECK(answer.counts.complete == 1);
+        CHECK(answer.counts.incomplete == 3);
+        CHECK(uids(process->find(torrent, true)) == std::set<std::string>{"a", "b", "c"});
+    }
+
+    // The answer comes from the replica: the swarm as followed, without this announce.
+    auto answered = one.store.announce(itest::announceFor(torrent, "e", "10.20.0.3", 100), 51);
+    REQUIRE(answered.status == StoreStatus::Ok);
+    CHECK(answered.peers.size() == 4);
+    CHECK(answered.counts.incomplete == 3);
+
+    auto stop = itest::announceFor(torrent, "a", "10.20.0.1", 100);
+    stop.event = AnnounceEvent::Stopped;
+    REQUIRE(one.store.announce(stop, 51).status == StoreStatus::Ok);
+    auto finish = itest::announceFor(torrent, "b", "10.20.0.1", 0);
+    finish.event = AnnounceEvent::Completed;
+    REQUIRE(one.store.announce(finish, 51).status == StoreStatus::Ok);
+    REQUIRE(one.writer.flush());
+    CHECK(db.scalar("SELECT COUNT(*) FROM tracker_departures WHERE tid = " +
+                    std::to_string(torrent.tid)) == 1);
+    for (Process* process : {&one, &other}) {
+        REQUIRE(process->feed.step());
+        auto answer = process->find(torrent);
+        CHECK(uids(answer) == std::set<std::string>{"b", "c", "d", "e"});
+        CHECK(answer.counts.complete == 2);
+        CHECK(answer.counts.incomplete == 2);
+        CHECK(answer.counts.downloaded == 1);
+    }
+    // Both followed up to the table's last sequence number.
+    auto last =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"));
+    CHECK(one.feed.stats().sequence == last);
+    CHECK(other.feed.stats().sequence == last);
+
+    // A stopped peer that comes back is back.
+    auto back = itest::announceFor(torrent, "a", "10.20.0.1", 100);
+    REQUIRE(other.store.announce(back, 51).status == StoreStatus::Ok);
+    REQUIRE(other.writer.flush());
+    REQUIRE(one.feed.step());
+    CHECK(uids(one.find(torrent)).count("a") == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("bans and registrations reach the replica with the registry; new torrents at once") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "to ban");
+    REQUIRE(process.feed.step());
+    db.exec("UPDATE torrents SET banned = 1 WHERE tid = " + std::to_string(torrent.tid));
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Registered);  // not read yet
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Banned);
+    CHECK(process.store.announce(itest::announceFor(torrent, "x", "10.21.0.1", 5), 51).status ==
+          StoreStatus::Banned);
+
+    // Registered since the replica's last registry read: the announce reads the database.
+    auto fresh = itest::registerTorrent(db, "just registered");
+    CHECK(process.find(fresh).found == SwarmReplica::Found::Unknown);
+    CHECK(process.store.announce(itest::announceFor(fresh, "y", "10.21.0.2", 5), 51).status ==
+          StoreStatus::Ok);
+    auto unknown = itest::registerTorrent(db, "unregistered");
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(unknown.tid));
+    CHECK(process.store.announce(itest::announceFor(unknown, "z", "10.21.0.3", 5), 51).status ==
+          StoreStatus::NotRegistered);
+    db.exec("DELETE FROM torrents WHERE tid IN (" + std::to_string(torrent.tid) + ", " +
+            std::to_string(fresh.tid) + ")");
+}
+
+TEST_CASE("a reload catches what writers without sequence numbers did") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "php writes");
+    std::string tid = std::to_string(torrent.tid);
+    REQUIRE(process.feed.step());
+    // As the PHP front end writes: no seq, no rnd.
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " + tid +
+            ", CONCAT('p', seq), CONCAT('-PH0001-', seq), '10.22.0.1', 6881, seq % 2 FROM "
+            "seq_1_to_20");
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).peers.empty());  // invisible to the feed
+    REQUIRE(process.feed.reload());              // in chunks of 7 rows
+    auto answer = process.find(torrent);
+    CHECK(answer.peers.size() == 20);
+    CHECK(answer.counts.complete == 10);
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid = 'p1'");  // the cleanup's way
+    REQUIRE(process.feed.reload());
+    CHECK(process.find(torrent).peers.size() == 19);
+    CHECK(process.feed.stats().reloads == 3);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a replica that has not caught up lately is not used") {
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    ReplicaFeed::Options options = handDriven();
+    options.staleAfter = 50ms;
+    ReplicaFeed feed(pool, options);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);  // never loaded
+    REQUIRE(feed.step());
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) != nullptr);
+    std::this_thread::sleep_for(80ms);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
+    REQUIRE(feed.step());
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) != nullptr);
+}
+
+TEST_CASE("the feed's read is a range seek on the sequence number") {
+    itest::Sql db;
+    std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
+        std::string("EXPLAIN FORMAT=JSON ") + tracker::store::statements::kPeerFeed));
+    explain->setUInt64(1, 1000);
+    explain->setUInt64(2, 1000);
+    std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
+    REQUIRE(rows->next());
+    std::string plan = rows->getString(1).asStdString();
+    INFO(plan);
+    CHECK(plan.find("\"key\": \"peers_seq\"") != std::string::npos);
+    CHECK(plan.find("\"key\": \"departures_seq\"") != std::string::npos);
+    std::size_t ranges = 0;  // the peers part and the departures part; no table scanned
+    for (auto at = plan.find("\"access_type\": \"range\""); at != std::string::npos;
+         at = plan.find("\"access_type\": \"range\"", at + 1))
+        ++ranges;
+    CHECK(ranges == 2);
+}
