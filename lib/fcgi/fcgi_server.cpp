@@ -111,8 +111,11 @@ Server::~Server() {
 void Server::run(const Handler& handler) {
     std::vector<std::thread> threads;
     threads.reserve(threads_);
+    for (unsigned i = 0; i < threads_; ++i)
+        idle_.push_back(std::make_unique<IdleConnection>());
     for (unsigned i = 0; i < threads_; ++i) {
-        threads.emplace_back([this, &handler] { serve(handler); });
+        IdleConnection& idle = *idle_[i];
+        threads.emplace_back([this, &handler, &idle] { serve(handler, idle); });
     }
     for (auto& thread : threads)
         thread.join();
@@ -123,13 +126,32 @@ void Server::stop() {
     FCGX_ShutdownPending();
     // Wakes every thread blocked in accept(): on Linux accept() then fails with EINVAL.
     ::shutdown(fd_, SHUT_RDWR);
+    // And every thread waiting on a kept connection: its read ends, libfcgi closes the
+    // connection and goes back to the (shut) listening socket. A request nginx sends on that
+    // connection at this very moment is refused; nginx answers it with 502.
+    for (auto& idle : idle_) {
+        std::lock_guard<std::mutex> lock(idle->mutex);
+        if (idle->fd >= 0)
+            ::shutdown(idle->fd, SHUT_RD);
+    }
 }
 
-void Server::serve(const Handler& handler) {
+void Server::serve(const Handler& handler, IdleConnection& idle) {
     FCGX_Request request;
     FCGX_InitRequest(&request, fd_, 0);
     while (!stopping_) {
-        if (FCGX_Accept_r(&request) < 0) {
+        {
+            std::lock_guard<std::mutex> lock(idle.mutex);
+            idle.fd = request.ipcFd;  // -1 unless the last request's connection was kept
+        }
+        if (stopping_)  // stop() may have looked before the fd was published
+            break;
+        int accepted = FCGX_Accept_r(&request);
+        {
+            std::lock_guard<std::mutex> lock(idle.mutex);
+            idle.fd = -1;
+        }
+        if (accepted < 0) {
             if (stopping_)
                 break;
             // EMFILE and the like: back off a little rather than spin.
@@ -154,6 +176,8 @@ void Server::serve(const Handler& handler) {
             response = internalError();
         }
         writeResponse(request, response);
+        if (stopping_)
+            request.keepConnection = 0;  // closed by Finish_r: nothing more comes on it
         FCGX_Finish_r(&request);
         served_.fetch_add(1, std::memory_order_relaxed);
     }

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "service/http_types.h"
 
@@ -35,20 +37,30 @@ class Server {
     // Serves on options.threads threads until stop(); returns when every thread has finished
     // its request in flight.
     void run(const Handler& handler);
-    // Stops accepting; requests in flight complete. Safe from any thread (not a signal handler).
+    // Stops accepting; requests in flight complete, and connections the web server keeps
+    // open between requests (`fastcgi_keep_conn`) are closed. Safe from any thread (not a
+    // signal handler).
     void stop();
     std::uint64_t served() const { return served_.load(); }
 
   private:
     Server(int fd, std::string unixPath, unsigned threads)
         : fd_(fd), unixPath_(std::move(unixPath)), threads_(threads) {}
-    void serve(const Handler& handler);
+    // The connection a thread waits on for its next request, when the web server keeps it
+    // open: stop() shuts it, or the thread would wait for nginx to hang up (forever).
+    struct IdleConnection {
+        std::mutex mutex;
+        int fd = -1;
+    };
+
+    void serve(const Handler& handler, IdleConnection& idle);
 
     int fd_;
     std::string unixPath_;  // removed on exit when we created it
     unsigned threads_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> served_{0};
+    std::vector<std::unique_ptr<IdleConnection>> idle_;  // one per thread
 };
 
 }  // namespace tracker::fcgi

@@ -160,3 +160,50 @@ class OutageTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(have_stack_control(), "needs TRACKER_TEST_STATE_DIR (run through tests/run)")
+class WorkerStopTest(unittest.TestCase):
+    """SIGTERM right after a burst of announces, with nginx holding FastCGI connections open
+    between requests (`fastcgi_keep_conn`): the worker process exits within seconds, not at
+    the service script's SIGKILL, and writes every announce it answered before it goes."""
+
+    def tearDown(self):
+        pid_file = os.path.join(os.environ["TRACKER_TEST_STATE_DIR"], "tracker-fcgi.pid")
+        if not os.path.exists(pid_file) or not process_alive(worker_pid()):
+            status, output = services("workers_start")
+            self.assertEqual(status, 0, output)
+
+    def test_sigterm_after_a_burst_exits_promptly_and_loses_no_accepted_announce(self):
+        info_hash = os.urandom(20)
+        register(info_hash, "stopped under load")
+        load = AnnounceLoad(info_hash, "sigterm", rate=200, threads=8).start()
+        time.sleep(2.0)
+        # The last announces are still in the write-behind queue; nginx's kept connections
+        # are idle (a worker thread waits on each for a request that will not come).
+        records = load.stop()
+        time.sleep(0.1)
+        pid = worker_pid()
+        began = time.monotonic()
+        status, output = services("workers_stop", timeout=60)
+        took = time.monotonic() - began
+        self.assertEqual(status, 0, output)
+        self.assertNotIn("SIGKILL", output)
+        self.assertLess(took, 5.0, "workers_stop took %.1fs:\n%s" % (took, output))
+        self.assertFalse(process_alive(pid))
+        self.assertIn("stopped after", worker_log_tail(5))
+
+        accepted = [r for r in records if r.accepted]
+        self.assertGreater(len(accepted), 100)
+        self.assertEqual(lost_keys(info_hash, records), set())
+
+        status, output = services("workers_start")
+        self.assertEqual(status, 0, output)
+        deadline = time.monotonic() + 10
+        while True:
+            answer = http_get(announce_target(info_hash, "after-restart"))
+            if announce_accepted(answer) is not None:
+                break
+            self.assertLess(time.monotonic(), deadline, "no announce accepted after the restart: "
+                            "%r\n%s" % (answer, worker_log_tail()))
+            time.sleep(0.2)
