@@ -26,7 +26,8 @@ constexpr const char* kLockHolder = "SELECT IS_USED_LOCK(?)";
 constexpr const char* kReleaseLock = "SELECT RELEASE_LOCK(?)";
 
 // Taken once, so that every batch (and a dry run's count) judges rows against the same instant.
-constexpr const char* kCutoffs = "SELECT NOW() - INTERVAL ? SECOND, NOW() - INTERVAL ? DAY";
+constexpr const char* kCutoffs =
+    "SELECT NOW() - INTERVAL ? SECOND, NOW() - INTERVAL ? DAY, NOW() - INTERVAL 1 HOUR";
 
 // Expired peers. Every announce (ours and the PHP's) sets `updated`: it is when the peer was
 // last heard from. Deliberately no index on it: every announce moves `updated`, so the index
@@ -46,10 +47,14 @@ constexpr const char* kCutoffs = "SELECT NOW() - INTERVAL ? SECOND, NOW() - INTE
 constexpr const char* kNextExpiredPeers =
     "SELECT MIN(pid), MAX(pid) FROM "
     "(SELECT pid FROM peers WHERE pid > ? AND updated < ? ORDER BY pid LIMIT ?) AS batch";
-// The peer feed's record of removed peers (migration 005): a worker that is further behind
-// than this reloads the whole table instead (replicaReloadSeconds is at most 30 minutes).
-constexpr const char* kPruneDepartures =
-    "DELETE FROM tracker_departures WHERE at < NOW() - INTERVAL 1 HOUR";
+// The peer feed's record of removed peers (migration 005), kept an hour: a worker further
+// behind than that reloads the whole table anyway (replicaReloadSeconds is at most 30 minutes).
+// Batched like the peers, by sequence number.
+constexpr const char* kNextOldDepartures =
+    "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM tracker_departures WHERE seq > ? AND "
+    "at < ? ORDER BY seq LIMIT ?) AS batch";
+constexpr const char* kDeleteOldDepartures =
+    "DELETE FROM tracker_departures WHERE seq BETWEEN ? AND ? AND at < ?";
 
 constexpr const char* kDeleteExpiredPeers =
     "DELETE FROM peers WHERE pid BETWEEN ? AND ? AND updated < ?";
@@ -179,6 +184,7 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
 
     std::string peerCutoff;
     std::string torrentCutoff;
+    std::string departureCutoff;
     {
         sql::PreparedStatement& cutoffs = session.statement(kCutoffs);
         cutoffs.setUInt(1, policy.peerTimeoutSeconds);
@@ -187,6 +193,7 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
         rows->next();
         peerCutoff = rows->getString(1).asStdString();
         torrentCutoff = rows->getString(2).asStdString();
+        departureCutoff = rows->getString(3).asStdString();
     }
     const bool torrentsExpire = policy.torrentTtlDays > 0;
 
@@ -205,8 +212,9 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
             deleteInBatches(session, {kNextDeadTorrents, kDeleteDeadTorrents}, torrentCutoff,
                             policy.batchSize, result.torrentsRemoved, result.batches);
         }
-        // Only `stopped` announces write here, and the workers reload long before an hour.
-        session.statement(kPruneDepartures).executeUpdate();
+        std::uint64_t departures = 0;  // bookkeeping, not reported as peers
+        deleteInBatches(session, {kNextOldDepartures, kDeleteOldDepartures}, departureCutoff,
+                        policy.batchSize, departures, result.batches);
     }
 
     sql::PreparedStatement& release = session.statement(kReleaseLock);
