@@ -88,16 +88,19 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 namespace {
 
 std::uint64_t takeSequenceNumber(DbSession& session) {
-    session.statement(statements::kNextSequence).executeUpdate();
+    // No row, no lock and no number: LAST_INSERT_ID() would be some earlier insert's id.
+    if (session.statement(statements::kNextSequence).executeUpdate() != 1)
+        throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
     std::unique_ptr<sql::ResultSet> row(
         session.statement(statements::kLastSequence).executeQuery());
-    if (!row->next())
-        throw sql::SQLException("no sequence number (is migration 005 applied?)");
+    row->next();
     return row->getUInt64(1);
 }
 
-void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
-    const std::uint64_t sequence = takeSequenceNumber(session);
+void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes,
+                        Stamping stamping) {
+    const std::uint64_t sequence =
+        stamping == Stamping::ForTheFeed ? takeSequenceNumber(session) : 0;
     for (const PeerWrite& write : writes) {
         if (write.completed) {
             sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
@@ -123,7 +126,7 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
         sql::PreparedStatement& remove = session.statement(statements::kDeletePeer);
         remove.setString(1, bytes(write.uid));
         remove.setUInt(2, write.tid);
-        if (remove.executeUpdate() > 0) {
+        if (remove.executeUpdate() > 0 && sequence != 0) {
             sql::PreparedStatement& depart = session.statement(statements::kRecordDeparture);
             depart.setUInt64(1, sequence);
             depart.setUInt(2, write.tid);
@@ -161,11 +164,11 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
 
 }  // namespace
 
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes, Stamping stamping) {
     sql::Connection& connection = session.connection();
     connection.setAutoCommit(false);
     try {
-        applyInTransaction(session, writes);
+        applyInTransaction(session, writes, stamping);
         connection.commit();
     } catch (...) {
         try {
@@ -180,10 +183,11 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
 }
 
 PeerWriter::PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,
-                       std::size_t maxPending)
+                       std::size_t maxPending, std::function<void()> afterFlush)
     : pool_(pool),
       interval_(interval),
       maxPending_(std::max<std::size_t>(maxPending, 1)),
+      afterFlush_(std::move(afterFlush)),
       thread_([this] { run(); }) {}
 
 PeerWriter::~PeerWriter() {
@@ -220,15 +224,20 @@ bool PeerWriter::flush() {
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
     WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-        applyPeerWrites(session, folded);
+        applyPeerWrites(session, folded, Stamping::ForTheFeed);
         return WorkOutcome{};
     });
-    std::lock_guard<std::mutex> lock(mutex_);
     if (outcome.status == StoreStatus::Ok) {
-        stats_.written += folded.size();
-        ++stats_.flushes;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stats_.written += folded.size();
+            ++stats_.flushes;
+        }
+        if (afterFlush_)
+            afterFlush_();
         return true;
     }
+    std::lock_guard<std::mutex> lock(mutex_);
     // Back in front of what came since, in order; the oldest go first if that overfills.
     ++stats_.failedFlushes;
     pending_.insert(pending_.begin(), std::make_move_iterator(folded.begin()),

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -42,10 +43,18 @@ struct PeerWrite {
 // one by one: not while the peer is a seeder (a repeat), again after it leeched or left.
 std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 
+// Whether a write takes a number of the peer feed (migration 005). Taking one holds the
+// sequence row's lock until commit: every stamped write on the database takes its turn, which
+// a flush every few hundred milliseconds can afford and a write per announce cannot.
+enum class Stamping {
+    ForTheFeed,  // the write-behind: rows carry seq, removals go to tracker_departures
+    None,        // a write in the request: seq 0, seen by replicas at their next reload
+};
+
 // Applies coalesced writes on one session, in one transaction (a batch counts its completions
 // once even when it fails and is tried again): completions first (they look at the rows as
 // they were), then deletes, then upserts in multi-row statements. Throws sql::SQLException.
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes);
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes, Stamping stamping);
 
 class PeerWriter {
   public:
@@ -59,8 +68,10 @@ class PeerWriter {
 
     // `maxPending` bounds the queue while the database is unreachable: past it, the oldest
     // writes are dropped (and counted) rather than the process growing without end.
+    // `afterFlush` runs on the flushing thread after each batch is committed (the replica's
+    // feed: this process's own writes are then followed at once, not at the next pull).
     PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,
-               std::size_t maxPending = 500000);
+               std::size_t maxPending = 500000, std::function<void()> afterFlush = {});
     ~PeerWriter();
     PeerWriter(const PeerWriter&) = delete;
     PeerWriter& operator=(const PeerWriter&) = delete;
@@ -79,6 +90,7 @@ class PeerWriter {
     ConnectionPool& pool_;
     std::chrono::milliseconds interval_;
     std::size_t maxPending_;
+    std::function<void()> afterFlush_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

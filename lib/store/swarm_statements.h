@@ -40,7 +40,9 @@ constexpr const char* kRecordDeparture =
     "INSERT INTO tracker_departures (seq, tid, uid) VALUES (?, ?, ?)";
 
 // The peer feed: every change committed after sequence number ?, oldest first. Columns: seq,
-// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers.
+// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers. A peer's row is its
+// latest write, so a departure older than the row is of an earlier stay and one newer than
+// it cannot exist (the row would be gone): in seq order each lands right.
 constexpr const char* kPeerFeed =
     "(SELECT seq, 1 AS present, tid, port, crypt + 0, seeding, ip, peerId, uid "
     "FROM peers FORCE INDEX (peers_seq) WHERE seq > ?) UNION ALL "
