@@ -148,6 +148,11 @@ void ReplicaFeed::noteFailure(const std::string& message) {
 }
 
 bool ReplicaFeed::reload() {
+    std::lock_guard<std::mutex> stepping(stepping_);
+    return reloadLocked();
+}
+
+bool ReplicaFeed::reloadLocked() {
     auto started = Clock::now();
     Reloaded read = withSession<Reloaded>(pool_, [&](DbSession& session) {
         Reloaded result;
@@ -156,12 +161,17 @@ bool ReplicaFeed::reload() {
     });
     if (read.status != StoreStatus::Ok) {
         noteFailure(read.message);
+        nextReload_ = Clock::now() + options_.reloadRetry;
         return false;
     }
     replica_.replaceAll(read.registry, read.peers);
     sequence_ = read.sequence;
     auto now = Clock::now();
-    lastReload_ = lastRegistry_ = now;
+    lastRegistry_ = now;
+    auto interval = std::chrono::duration_cast<Clock::duration>(options_.reloadInterval);
+    nextReload_ = now + interval - interval / 10 +
+                  Clock::duration(std::uniform_int_distribution<Clock::rep>(
+                      0, (interval / 5).count())(jitter_));
     lastPull_.store(started.time_since_epoch().count(), std::memory_order_release);
     loaded_.store(true, std::memory_order_release);
     std::lock_guard<std::mutex> lock(statsMutex_);
@@ -201,7 +211,12 @@ bool ReplicaFeed::pullChanges(Clock::time_point now) {
         noteFailure(pulled.message);
         return false;
     }
-    replica_.apply(pulled.changes);
+    try {
+        replica_.apply(pulled.changes);
+    } catch (...) {  // out of memory part way: the replica is not to be trusted until reloaded
+        loaded_.store(false, std::memory_order_release);
+        throw;
+    }
     sequence_ = pulled.sequence;
     // Stamped with when the pull started: the replica holds what was committed by then.
     lastPull_.store(now.time_since_epoch().count(), std::memory_order_release);
@@ -215,8 +230,12 @@ bool ReplicaFeed::pullChanges(Clock::time_point now) {
 bool ReplicaFeed::step() {
     std::lock_guard<std::mutex> stepping(stepping_);
     auto now = Clock::now();
-    if (!loaded_.load(std::memory_order_acquire) || now - lastReload_ >= options_.reloadInterval)
-        return reload();
+    bool loaded = loaded_.load(std::memory_order_acquire);
+    if (!loaded || now >= nextReload_) {
+        // A reload that fails leaves a loaded replica to its pulls until the retry.
+        if (reloadLocked() || !loaded)
+            return loaded_.load(std::memory_order_acquire);
+    }
     if (now - lastRegistry_ >= options_.registryInterval && !reloadRegistry(now))
         return false;
     return pullChanges(now);
@@ -232,8 +251,17 @@ void ReplicaFeed::run() {
             noteFailure(error.what());
         }
         lock.lock();
-        wake_.wait_for(lock, options_.pullInterval, [this] { return stopping_; });
+        wake_.wait_for(lock, options_.pullInterval, [this] { return stopping_ || woken_; });
+        woken_ = false;
     }
+}
+
+void ReplicaFeed::wake() {
+    {
+        std::lock_guard<std::mutex> lock(wakeMutex_);
+        woken_ = true;
+    }
+    wake_.notify_all();
 }
 
 void ReplicaFeed::stop() {

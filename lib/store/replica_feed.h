@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "store/connection_pool.h"
@@ -26,8 +27,10 @@ class ReplicaFeed {
         std::chrono::milliseconds registryInterval{750};
         std::chrono::seconds reloadInterval{120};
         // Past this without a successful pull the replica is not used (announces go to the
-        // database, and fail cleanly while it is down).
+        // database, and fail cleanly while it is down). At least a few pull intervals.
         std::chrono::milliseconds staleAfter{1000};
+        // After a failed reload: pull meanwhile, try again this much later.
+        std::chrono::milliseconds reloadRetry{5000};
         std::uint32_t reloadChunk = 20000;  // peers read per statement during a reload
         bool startThread = true;            // false: the caller drives pull() (tests)
     };
@@ -57,12 +60,17 @@ class ReplicaFeed {
     bool step();
     // A full reload now.
     bool reload();
+    // The replica, whether fresh or not (tests).
+    const SwarmReplica& replica() const { return replica_; }
 
+    // Pull now rather than at the next interval (a flush of this process just committed).
+    void wake();
     void stop();
     Stats stats() const;
 
   private:
     void run();
+    bool reloadLocked();
     bool pullChanges(Clock::time_point now);
     bool reloadRegistry(Clock::time_point now);
     void noteFailure(const std::string& message);
@@ -74,8 +82,9 @@ class ReplicaFeed {
     std::atomic<bool> loaded_{false};
     std::atomic<Clock::rep> lastPull_{0};  // time_since_epoch of the last successful pull
     std::uint64_t sequence_ = 0;           // feed thread only
-    Clock::time_point lastReload_{};
+    Clock::time_point nextReload_{};       // jittered, so processes started together spread out
     Clock::time_point lastRegistry_{};
+    std::mt19937 jitter_{std::random_device{}()};
 
     mutable std::mutex statsMutex_;
     Stats stats_;
@@ -84,6 +93,7 @@ class ReplicaFeed {
     std::mutex wakeMutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    bool woken_ = false;
     std::thread thread_;
 };
 

@@ -57,8 +57,9 @@ void SwarmReplica::replaceAll(const Registry& registry, const std::vector<PeerCh
     State fresh;
     fillRegistry(fresh, registry);
     fresh.slots.reserve(peers.size());
+    std::mt19937 placement(std::random_device{}());
     for (const PeerChange& change : peers)
-        applyTo(fresh, change);
+        applyTo(fresh, change, placement);
     std::unique_lock<std::shared_mutex> lock(mutex_);
     std::swap(state_, fresh);
     lock.unlock();
@@ -73,9 +74,13 @@ void SwarmReplica::replaceRegistry(const Registry& registry) {
 }
 
 void SwarmReplica::apply(const std::vector<PeerChange>& changes) {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    for (const PeerChange& change : changes)
-        applyTo(state_, change);
+    constexpr std::size_t kSlice = 1024;
+    for (std::size_t first = 0; first < changes.size(); first += kSlice) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        std::size_t end = std::min(changes.size(), first + kSlice);
+        for (std::size_t i = first; i < end; ++i)
+            applyTo(state_, changes[i], placement_);
+    }
 }
 
 void SwarmReplica::remove(State& state, std::uint32_t tid, Swarm& swarm, Slot slot) {
@@ -88,7 +93,7 @@ void SwarmReplica::remove(State& state, std::uint32_t tid, Swarm& swarm, Slot sl
     --state.peers;
 }
 
-void SwarmReplica::applyTo(State& state, const PeerChange& change) {
+void SwarmReplica::applyTo(State& state, const PeerChange& change, std::mt19937& placement) {
     PeerKey key{change.tid, change.peer.uid};
     auto slotAt = state.slots.find(key);
     if (slotAt != state.slots.end()) {
@@ -113,7 +118,7 @@ void SwarmReplica::applyTo(State& state, const PeerChange& change) {
     std::vector<StoredPeer>& list = swarm.list(change.peer.seeder);
     list.push_back(change.peer);
     auto at = static_cast<std::uint32_t>(
-        std::uniform_int_distribution<std::size_t>(0, list.size() - 1)(placement_));
+        std::uniform_int_distribution<std::size_t>(0, list.size() - 1)(placement));
     auto last = static_cast<std::uint32_t>(list.size() - 1);
     if (at != last) {
         std::swap(list[at], list[last]);

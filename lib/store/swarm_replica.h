@@ -54,7 +54,8 @@ class SwarmReplica {
     // The torrents only: bans, registrations, removals, completion counts. A removed torrent's
     // peers stay until the next replaceAll (nobody can reach them: lookups go by info hash).
     void replaceRegistry(const Registry& registry);
-    // Changes in the order they were made.
+    // Changes in the order they were made, a slice at a time: readers are never held up long.
+    // Only one thread changes the replica (replaceAll, replaceRegistry, apply).
     void apply(const std::vector<PeerChange>& changes);
 
     // The torrent's state and up to `candidates` peers (leechers only, for a seeder) taken in
@@ -96,12 +97,12 @@ class SwarmReplica {
     };
 
     static void fillRegistry(State& state, const Registry& registry);
-    void applyTo(State& state, const PeerChange& change);
-    void remove(State& state, std::uint32_t tid, Swarm& swarm, Slot slot);
+    static void applyTo(State& state, const PeerChange& change, std::mt19937& placement);
+    static void remove(State& state, std::uint32_t tid, Swarm& swarm, Slot slot);
 
     mutable std::shared_mutex mutex_;
     State state_;
-    std::mt19937 placement_;  // used by the writer only, under the exclusive lock
+    std::mt19937 placement_;  // apply()'s, under the exclusive lock
 };
 
 }  // namespace tracker::store
