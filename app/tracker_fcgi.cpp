@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -82,7 +84,12 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    tracker::store::ConnectionPool pool(config.database, config.poolSize,
+    // The replica follows the table on a connection of its own, one of poolSize: when
+    // announces keep every other connection busy, it must not fall behind and send them all
+    // to the database too. With a pool of one, it shares that one.
+    const bool replicaOn = config.peerFlushMs > 0 && config.replicaPullMs > 0;
+    const bool feedConnection = replicaOn && config.poolSize >= 2;
+    tracker::store::ConnectionPool pool(config.database, config.poolSize - (feedConnection ? 1 : 0),
                                         std::chrono::milliseconds(config.poolWaitMs));
     if (options.check) {
         auto lease = pool.acquire();
@@ -114,17 +121,27 @@ int main(int argc, char** argv) {
     }
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
 
-    std::unique_ptr<tracker::store::PeerWriter> writer;
-    if (config.peerFlushMs > 0) {
-        writer = std::make_unique<tracker::store::PeerWriter>(
-            pool, std::chrono::milliseconds(config.peerFlushMs));
-    }
+    std::unique_ptr<tracker::store::ConnectionPool> feedPool;
     std::unique_ptr<tracker::store::ReplicaFeed> replica;
-    if (writer && config.replicaPullMs > 0) {
+    if (replicaOn) {
         tracker::store::ReplicaFeed::Options feedOptions;
         feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
+        feedOptions.staleAfter = std::max(feedOptions.staleAfter, 4 * feedOptions.pullInterval);
         feedOptions.reloadInterval = std::chrono::seconds(config.replicaReloadSeconds);
-        replica = std::make_unique<tracker::store::ReplicaFeed>(pool, feedOptions);
+        if (feedConnection)
+            feedPool = std::make_unique<tracker::store::ConnectionPool>(
+                config.database, 1, std::chrono::milliseconds(config.poolWaitMs));
+        replica =
+            std::make_unique<tracker::store::ReplicaFeed>(feedPool ? *feedPool : pool, feedOptions);
+    }
+    std::unique_ptr<tracker::store::PeerWriter> writer;
+    if (config.peerFlushMs > 0) {
+        // Declared after the replica, so destroyed before it: its last flush still wakes it.
+        std::function<void()> afterFlush;
+        if (replica)
+            afterFlush = [&replica] { replica->wake(); };
+        writer = std::make_unique<tracker::store::PeerWriter>(
+            pool, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush));
     }
     tracker::store::SwarmStoreOptions storeOptions;
     storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);
@@ -132,8 +149,11 @@ int main(int argc, char** argv) {
     storeOptions.writer = writer.get();
     storeOptions.replica = replica.get();
     tracker::store::MysqlSwarmStore store(pool, storeOptions);
-    tracker::service::TrackerService service(config, store, std::move(*statsReaders),
-                                             [&pool] { return pool.stats(); });
+    tracker::service::TrackerService service(
+        config, store, std::move(*statsReaders), [&pool, &feedPool] {
+            auto stats = pool.stats();
+            return feedPool ? stats + feedPool->stats() : stats;
+        });
     if (writer)
         service.metrics().setPeerWriterStats([&writer] { return writer->stats(); });
     if (replica)

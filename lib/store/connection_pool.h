@@ -26,6 +26,19 @@ struct PoolStats {
     std::uint64_t timeouts = 0;  // leases refused after poolWaitMs
     std::uint64_t connectFailures = 0;
     std::uint64_t dropped = 0;  // sessions dropped after a lost connection
+
+    // Two pools' figures as one: a process's database connections in all.
+    friend PoolStats operator+(PoolStats a, const PoolStats& b) {
+        a.size += b.size;
+        a.inUse += b.inUse;
+        a.open += b.open;
+        a.leases += b.leases;
+        a.waits += b.waits;
+        a.timeouts += b.timeouts;
+        a.connectFailures += b.connectFailures;
+        a.dropped += b.dropped;
+        return a;
+    }
 };
 
 class ConnectionPool {
