@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +21,7 @@ using namespace std::chrono_literals;
 using tracker::protocol::AnnounceEvent;
 using tracker::store::ConnectionPool;
 using tracker::store::MysqlSwarmStore;
+using tracker::store::PeerWrite;
 using tracker::store::PeerWriter;
 using tracker::store::ReplicaFeed;
 using tracker::store::StoreStatus;
@@ -192,6 +195,151 @@ TEST_CASE("a replica that has not caught up lately is not used") {
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
     REQUIRE(feed.step());
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) != nullptr);
+}
+
+TEST_CASE("a stop and a return of one peer in one pull land in the order they were made") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "stop and return");
+    auto join = itest::announceFor(torrent, "x", "10.23.0.1", 100);
+    auto stop = join;
+    stop.event = AnnounceEvent::Stopped;
+    auto flushed = [&](const tracker::protocol::AnnounceRequest& request) {
+        REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+        REQUIRE(process.writer.flush());  // a flush, a sequence number, each
+    };
+    flushed(join);
+    REQUIRE(process.feed.step());
+    REQUIRE(uids(process.find(torrent)) == std::set<std::string>{"x"});
+
+    flushed(stop);
+    flushed(join);  // the departure, then the row, in one pull
+    REQUIRE(process.feed.step());
+    CHECK(uids(process.find(torrent)) == std::set<std::string>{"x"});
+
+    flushed(join);
+    flushed(stop);  // the row (rewritten), then the departure
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).peers.empty());
+
+    flushed(join);
+    flushed(stop);
+    flushed(join);
+    flushed(stop);
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).peers.empty());
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a replica pulling while two processes flush at once ends where the table is") {
+    itest::Sql db;
+    std::vector<itest::Torrent> torrents;
+    for (int i = 0; i < 3; ++i)
+        torrents.push_back(itest::registerTorrent(db, "busy " + std::to_string(i)));
+    ConnectionPool feedPool(itest::testDatabase(), 1, 1000ms);
+    ReplicaFeed::Options options;
+    options.pullInterval = 2ms;
+    options.registryInterval = 1h;
+    options.reloadInterval = 1h;
+    options.staleAfter = 1h;
+    ReplicaFeed feed(feedPool, options);  // its own thread, pulling all along
+
+    // Two processes write new peers (each written once: a change the feed missed would stay
+    // missing, not be mended by a later write) and remove some of their earlier ones, flushing
+    // every few milliseconds: their flushes overlap the pulls all along.
+    auto writeAtRandom = [&](unsigned seed) {
+        ConnectionPool pool(itest::testDatabase(), 2, 2000ms);
+        PeerWriter writer(pool, 3ms);
+        std::mt19937 rng(seed);
+        auto until = std::chrono::steady_clock::now() + 1500ms;
+        for (unsigned n = 0; std::chrono::steady_clock::now() < until; ++n) {
+            PeerWrite write;
+            unsigned peer = n;
+            if (n > 10 && rng() % 5 == 0) {
+                write.kind = PeerWrite::Kind::Delete;
+                peer = static_cast<unsigned>(rng() % n);
+            }
+            write.tid = static_cast<std::uint32_t>(torrents[peer % torrents.size()].tid);
+            write.uid.assign("c" + std::to_string(seed) + "-" + std::to_string(peer));
+            write.peerId.assign("-CC0001-" + std::to_string(seed));
+            write.address = *tracker::protocol::PeerAddress::parse("10.24.0.1");
+            write.port = static_cast<std::uint16_t>(1000 + peer % 1000);
+            write.left = peer % 2 == 0 ? 0 : 500;
+            writer.enqueue(write);
+            std::this_thread::sleep_for(100us);
+        }
+        writer.stop();
+        CHECK(writer.stats().pending == 0);
+    };
+    std::thread one(writeAtRandom, 1), other(writeAtRandom, 2);
+    one.join();
+    other.join();
+
+    auto last =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"));
+    for (int i = 0; i < 500 && feed.stats().sequence < last; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(feed.stats().sequence == last);
+    CHECK(feed.stats().changes > 1000);
+    for (const auto& torrent : torrents) {
+        std::map<std::string, std::pair<bool, int>> table;  // uid -> (seeder, port)
+        std::unique_ptr<sql::Statement> query(db.connection().createStatement());
+        std::unique_ptr<sql::ResultSet> rows(query->executeQuery(
+            "SELECT uid, seeding, port FROM peers WHERE tid = " + std::to_string(torrent.tid)));
+        while (rows->next())
+            table[rows->getString(1).asStdString()] = {rows->getInt(2) != 0, rows->getInt(3)};
+        std::map<std::string, std::pair<bool, int>> followed;
+        auto answer = feed.replica().find(torrent.hash, false, 1000000, 0);
+        for (const auto& peer : answer.peers)
+            followed[std::string(peer.uid.view())] = {peer.seeder, peer.port};
+        std::string differences;
+        for (const auto& [uid, row] : table) {
+            auto at = followed.find(uid);
+            if (at == followed.end())
+                differences += " missing " + uid;
+            else if (at->second != row)
+                differences += " differs " + uid;
+        }
+        for (const auto& [uid, row] : followed)
+            if (table.count(uid) == 0)
+                differences += " extra " + uid;
+        INFO("table " << table.size() << " rows, replica " << followed.size() << ":"
+                      << differences.substr(0, 600));
+        CHECK(differences.empty());
+        CHECK(answer.counts.complete + answer.counts.incomplete ==
+              static_cast<std::int64_t>(table.size()));
+    }
+    for (const auto& torrent : torrents)
+        db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("with its replica behind, an announce is answered from the database") {
+    itest::Sql db;
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    PeerWriter writer{pool, 1h};
+    ReplicaFeed::Options options = handDriven();
+    options.staleAfter = 300ms;
+    ReplicaFeed feed(pool, options);
+    SwarmStoreOptions storeOptions;
+    storeOptions.writer = &writer;
+    storeOptions.replica = &feed;
+    MysqlSwarmStore store(pool, storeOptions);
+    auto torrent = itest::registerTorrent(db, "behind");
+    REQUIRE(feed.step());
+    // Rows the feed cannot see (no sequence number) until a reload: the two paths differ.
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " +
+            std::to_string(torrent.tid) +
+            ", CONCAT('b', seq), CONCAT('-BH0001-', seq), '10.25.0.1', 6881, 9 FROM seq_1_to_5");
+    REQUIRE(feed.step());  // a pull: fresh, and still without them
+    auto fromReplica = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
+    REQUIRE(fromReplica.status == StoreStatus::Ok);
+    CHECK(fromReplica.peers.empty());
+    std::this_thread::sleep_for(400ms);
+    auto fromDatabase = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
+    REQUIRE(fromDatabase.status == StoreStatus::Ok);
+    CHECK(fromDatabase.peers.size() == 5);
+    CHECK(fromDatabase.counts.incomplete == 5);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
 TEST_CASE("the feed's read is a range seek on the sequence number") {
