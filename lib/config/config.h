@@ -41,7 +41,7 @@ struct Config {
     std::uint32_t peerFlushMs = 250;   // 0 = write in the request
     // With write-behind on, each process keeps every swarm in memory and follows the peers
     // table's changes every replicaPullMs (a peer shows within peerFlushMs + replicaPullMs, a
-    // ban within 2 s); it re-reads the whole table every replicaReloadSeconds.
+    // ban within about 1.5 s); it re-reads the whole table every replicaReloadSeconds.
     std::uint32_t replicaPullMs = 250;  // 0 = no replica: read swarms as above
     std::uint32_t replicaReloadSeconds = 120;
 
