@@ -161,7 +161,7 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
         options_.writer->enqueue(write);
     } else {
         WorkOutcome written = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-            applyPeerWrites(session, {write}, Stamping::None);
+            applyPeerWrites(session, {write});
             return WorkOutcome{};
         });
         if (written.status != StoreStatus::Ok) {

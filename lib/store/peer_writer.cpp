@@ -87,20 +87,16 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 
 namespace {
 
-std::uint64_t takeSequenceNumber(DbSession& session) {
+// Takes the batch's number for the triggers to stamp (session variable @tracker_feed_seq).
+void takeSequenceNumber(DbSession& session) {
     // No row, no lock and no number: LAST_INSERT_ID() would be some earlier insert's id.
     if (session.statement(statements::kNextSequence).executeUpdate() != 1)
         throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
-    std::unique_ptr<sql::ResultSet> row(
-        session.statement(statements::kLastSequence).executeQuery());
-    row->next();
-    return row->getUInt64(1);
+    session.statement(statements::kUseSequence).execute();
 }
 
-void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes,
-                        Stamping stamping) {
-    const std::uint64_t sequence =
-        stamping == Stamping::ForTheFeed ? takeSequenceNumber(session) : 0;
+void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
+    takeSequenceNumber(session);
     for (const PeerWrite& write : writes) {
         if (write.completed) {
             sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
@@ -126,13 +122,7 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
         sql::PreparedStatement& remove = session.statement(statements::kDeletePeer);
         remove.setString(1, bytes(write.uid));
         remove.setUInt(2, write.tid);
-        if (remove.executeUpdate() > 0 && sequence != 0) {
-            sql::PreparedStatement& depart = session.statement(statements::kRecordDeparture);
-            depart.setUInt64(1, sequence);
-            depart.setUInt(2, write.tid);
-            depart.setString(3, bytes(write.uid));
-            depart.executeUpdate();
-        }
+        remove.executeUpdate();  // the trigger records the departure
     }
     std::size_t next = 0;
     while (next < upserts.size()) {
@@ -155,7 +145,6 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
             upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
             upsert.setUInt64(column++, write.left);
             upsert.setUInt(column++, randomRnd());
-            upsert.setUInt64(column++, sequence);
         }
         upsert.executeUpdate();
         next += rows;
@@ -164,22 +153,24 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
 
 }  // namespace
 
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes, Stamping stamping) {
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
     sql::Connection& connection = session.connection();
     connection.setAutoCommit(false);
     try {
-        applyInTransaction(session, writes, stamping);
+        applyInTransaction(session, writes);
         connection.commit();
     } catch (...) {
         try {
             connection.rollback();
             connection.setAutoCommit(true);
+            session.statement(statements::kDropSequence).execute();
         } catch (const sql::SQLException&) {
             // The connection is gone; the caller's error handling drops it.
         }
         throw;
     }
     connection.setAutoCommit(true);
+    session.statement(statements::kDropSequence).execute();
 }
 
 PeerWriter::PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,
@@ -224,7 +215,7 @@ bool PeerWriter::flush() {
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
     WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-        applyPeerWrites(session, folded, Stamping::ForTheFeed);
+        applyPeerWrites(session, folded);
         return WorkOutcome{};
     });
     if (outcome.status == StoreStatus::Ok) {

@@ -43,18 +43,13 @@ struct PeerWrite {
 // one by one: not while the peer is a seeder (a repeat), again after it leeched or left.
 std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 
-// Whether a write takes a number of the peer feed (migration 005). Taking one holds the
-// sequence row's lock until commit: every stamped write on the database takes its turn, which
-// a flush every few hundred milliseconds can afford and a write per announce cannot.
-enum class Stamping {
-    ForTheFeed,  // the write-behind: rows carry seq, removals go to tracker_departures
-    None,        // a write in the request: seq 0, seen by replicas at their next reload
-};
-
 // Applies coalesced writes on one session, in one transaction (a batch counts its completions
 // once even when it fails and is tried again): completions first (they look at the rows as
-// they were), then deletes, then upserts in multi-row statements. Throws sql::SQLException.
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes, Stamping stamping);
+// they were), then deletes, then upserts in multi-row statements. The batch takes one number
+// of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
+// a flush every few hundred milliseconds can afford and a write per announce pays for.
+// Throws sql::SQLException.
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
   public:

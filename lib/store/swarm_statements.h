@@ -20,24 +20,23 @@ constexpr const char* kUpsertPeer =
 // The write-behind's multi-row form of kUpsertPeer: head, then kUpsertPeersRow once per row
 // (comma-separated), then tail. INSERT IGNORE: a row whose torrent was removed since the announce
 // is skipped (a foreign-key failure becomes a warning) instead of failing the whole batch.
-// Each row carries the flush's sequence number (migration 005), for the workers' peer feed.
 constexpr const char* kUpsertPeersHead =
-    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, seq, added, "
-    "updated) VALUES ";
-constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
+    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
+    "VALUES ";
+constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
 constexpr const char* kUpsertPeersTail =
     " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
-    "crypt = VALUES(crypt), residual = VALUES(residual), seq = VALUES(seq), updated = NOW()";
+    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
 
-// A flush's sequence number: LAST_INSERT_ID(expr) hands the new value back to this session
-// alone. The row stays locked until the flush commits, so flushes commit in sequence order.
+// A batch's number in the peer feed (migrations 005, 006): LAST_INSERT_ID(expr) hands the new
+// value back to this session alone, and the row stays locked until the batch commits, so
+// batches commit in number order. In @tracker_feed_seq, the triggers on `peers` stamp it on
+// every row the batch writes and on every departure it records.
 constexpr const char* kNextSequence =
     "UPDATE tracker_sequence SET value = LAST_INSERT_ID(value + 1) WHERE id = 1";
-constexpr const char* kLastSequence = "SELECT LAST_INSERT_ID()";
-
-// A peer removed by a flush, for the other workers' feeds.
-constexpr const char* kRecordDeparture =
-    "INSERT INTO tracker_departures (seq, tid, uid) VALUES (?, ?, ?)";
+constexpr const char* kUseSequence = "SET @tracker_feed_seq = LAST_INSERT_ID()";
+// After the batch: other writes on this connection take a number per row again.
+constexpr const char* kDropSequence = "SET @tracker_feed_seq = NULL";
 
 // The peer feed: every change committed after sequence number ?, oldest first. Columns: seq,
 // present (1 written, 0 removed), tid, then the peer as in kReplicaPeers. A peer's row is its

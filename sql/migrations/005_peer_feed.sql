@@ -5,8 +5,7 @@
 -- rows it writes (`peers.seq`) and on the peers it removes (`tracker_departures`). The flush
 -- holds the sequence row's lock until it commits, so flushes commit in sequence order and a
 -- reader that has seen everything up to N finds every later change with `seq > N`.
--- Writers that do not stamp (the PHP code, the cleanup) leave `seq` as it was: the workers see
--- their changes when they reload the whole table (every `replicaReloadSeconds`).
+-- Migration 006's triggers do the stamping, for every writer of `peers`.
 -- Additive: a default on the new column, new tables; the PHP code never sees them.
 ALTER TABLE peers ADD COLUMN IF NOT EXISTS seq BIGINT UNSIGNED NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS peers_seq ON peers (seq);

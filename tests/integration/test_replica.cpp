@@ -160,26 +160,36 @@ TEST_CASE("bans and registrations reach the replica with the registry; new torre
             std::to_string(fresh.tid) + ")");
 }
 
-TEST_CASE("a reload catches what writers without sequence numbers did") {
+TEST_CASE("writers other than the flushes are followed too: a PHP page, the cleanup") {
     itest::Sql db;
     Process process;
     auto torrent = itest::registerTorrent(db, "php writes");
     std::string tid = std::to_string(torrent.tid);
     REQUIRE(process.feed.step());
-    // As the PHP front end writes: no seq, no rnd.
+    // As the PHP front end writes: its own columns only, a statement at a time.
     db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " + tid +
             ", CONCAT('p', seq), CONCAT('-PH0001-', seq), '10.22.0.1', 6881, seq % 2 FROM "
             "seq_1_to_20");
     REQUIRE(process.feed.step());
-    CHECK(process.find(torrent).peers.empty());  // invisible to the feed
-    REQUIRE(process.feed.reload());              // in chunks of 7 rows
     auto answer = process.find(torrent);
     CHECK(answer.peers.size() == 20);
     CHECK(answer.counts.complete == 10);
-    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid = 'p1'");  // the cleanup's way
+    db.exec("UPDATE peers SET residual = 0, port = 7777 WHERE tid = " + tid + " AND uid = 'p1'");
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid IN ('p2', 'p3')");  // expired
+    REQUIRE(process.feed.step());
+    answer = process.find(torrent);
+    CHECK(answer.peers.size() == 18);
+    CHECK(answer.counts.complete == 10);  // p1 turned seeder, p2 (a seeder) expired
+    CHECK(answer.counts.incomplete == 8);
+    for (const auto& peer : answer.peers)
+        if (peer.uid.view() == "p1")
+            CHECK(peer.port == 7777);
+    CHECK(uids(answer).count("p2") == 0);
+
+    // A reload (here in chunks of 7 rows) lands on the same.
     REQUIRE(process.feed.reload());
-    CHECK(process.find(torrent).peers.size() == 19);
-    CHECK(process.feed.stats().reloads == 3);
+    CHECK(uids(process.find(torrent)) == uids(answer));
+    CHECK(process.feed.stats().reloads == 2);
     db.exec("DELETE FROM torrents WHERE tid = " + tid);
 }
 
@@ -326,11 +336,11 @@ TEST_CASE("with its replica behind, an announce is answered from the database") 
     MysqlSwarmStore store(pool, storeOptions);
     auto torrent = itest::registerTorrent(db, "behind");
     REQUIRE(feed.step());
-    // Rows the feed cannot see (no sequence number) until a reload: the two paths differ.
+    // Rows written since the last pull: the replica has not followed them yet, the table has
+    // them, so the two paths answer apart.
     db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " +
             std::to_string(torrent.tid) +
             ", CONCAT('b', seq), CONCAT('-BH0001-', seq), '10.25.0.1', 6881, 9 FROM seq_1_to_5");
-    REQUIRE(feed.step());  // a pull: fresh, and still without them
     auto fromReplica = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
     REQUIRE(fromReplica.status == StoreStatus::Ok);
     CHECK(fromReplica.peers.empty());
@@ -346,8 +356,12 @@ TEST_CASE("the feed's read is a range seek on the sequence number") {
     itest::Sql db;
     std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
         std::string("EXPLAIN FORMAT=JSON ") + tracker::store::statements::kPeerFeed));
-    explain->setUInt64(1, 1000);
-    explain->setUInt64(2, 1000);
+    // As a pull asks: the changes after the latest few.
+    auto recent =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1")) -
+        10;
+    explain->setUInt64(1, recent);
+    explain->setUInt64(2, recent);
     std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
     REQUIRE(rows->next());
     std::string plan = rows->getString(1).asStdString();
