@@ -18,6 +18,7 @@
 #include "service/tracker_service.h"
 #include "store/connection_pool.h"
 #include "store/mysql_swarm_store.h"
+#include "store/schema_version.h"
 #include "util/log.h"
 
 namespace {
@@ -31,7 +32,8 @@ const char* kUsage =
     "  --listen ADDRESS  a unix socket path, host:port or :port; overrides the config's\n"
     "                    \"listen\". Without either, the socket on fd 0 is used (spawn-fcgi,\n"
     "                    Apache mod_fcgid).\n"
-    "  --check           read the config, connect to the database once, and exit\n"
+    "  --check           read the config, connect to the database once, check that it\n"
+    "                    has our migrations (trackerctl migrate), and exit\n"
     "  --help            this text\n";
 
 struct Options {
@@ -91,6 +93,16 @@ int main(int argc, char** argv) {
     const bool feedConnection = replicaOn && config.poolSize >= 2;
     tracker::store::ConnectionPool pool(config.database, config.poolSize - (feedConnection ? 1 : 0),
                                         std::chrono::milliseconds(config.poolWaitMs));
+    // Unreachable now is not a reason to refuse: the database may come up after us.
+    if (auto version = tracker::store::appliedSchemaVersion(pool);
+        version && *version < tracker::store::kRequiredSchemaVersion) {
+        std::fprintf(stderr,
+                     "tracker-fcgi: the database \"%s\" has our migrations up to %u, this build "
+                     "needs %u: run `trackerctl --config %s migrate` first\n",
+                     config.database.name.c_str(), *version, tracker::store::kRequiredSchemaVersion,
+                     options.configPath.c_str());
+        return 1;
+    }
     if (options.check) {
         auto lease = pool.acquire();
         if (!lease.lease) {

@@ -376,6 +376,22 @@ class ManageTest(TrackerctlTestCase):
 
 
 class MigrateTest(TrackerctlTestCase):
+    def test_tracker_fcgi_refuses_a_database_without_our_migrations(self):
+        config = self.fresh_database("php_only")
+        with open(os.path.join(REPO, "sql", "schema.sql"), "rb") as schema:
+            subprocess.run(["mariadb", "--no-defaults", "-uroot", "-S", SOCKET, "php_only"],
+                           stdin=schema, check=True, capture_output=True)
+        fcgi = os.environ["TRACKER_FCGI"]
+        refused = subprocess.run([fcgi, "--config", config, "--check"], capture_output=True,
+                                 timeout=60)
+        self.assertEqual(refused.returncode, 1, refused)
+        self.assertIn(b"trackerctl --config %s migrate" % config.encode(), refused.stderr)
+        self.ctl("migrate", config=config)
+        accepted = subprocess.run([fcgi, "--config", config, "--check"], capture_output=True,
+                                  timeout=60)
+        self.assertEqual(accepted.returncode, 0, accepted)
+        self.assertIn(b"config and database OK", accepted.stdout)
+
     def fresh_database(self, name):
         mariadb("DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s`" % (name, name))
         self.addCleanup(mariadb, "DROP DATABASE IF EXISTS `%s`" % name)
