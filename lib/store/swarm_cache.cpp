@@ -3,18 +3,9 @@
 #include <cstring>
 #include <random>
 
+#include "store/hash_mix.h"
+
 namespace tracker::store {
-namespace {
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-}  // namespace
 
 // Keyed by a per-process random seed: info hashes of unregistered torrents come from clients, so
 // nobody outside can line up keys in one bucket.
@@ -23,7 +14,7 @@ std::size_t SwarmCache::KeyHash::operator()(const Key& key) const {
     std::memcpy(words, key.infoHash.data(), key.infoHash.size());
     std::uint64_t h = seed ^ (key.leechersOnly ? 0x9e3779b97f4a7c15ULL : 0);
     for (std::uint64_t word : words)
-        h = mix(h ^ word);
+        h = mixBits(h ^ word);
     return static_cast<std::size_t>(h);
 }
 

@@ -4,16 +4,10 @@
 #include <cstring>
 #include <mutex>
 
+#include "store/hash_mix.h"
+
 namespace tracker::store {
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 // Copies `count` peers of `first` ++ `second` starting at `start`, wrapping round.
 std::vector<StoredPeer> window(const std::vector<StoredPeer>& first,
@@ -35,13 +29,13 @@ std::vector<StoredPeer> window(const std::vector<StoredPeer>& first,
 std::size_t SwarmReplica::HashOfInfoHash::operator()(const protocol::InfoHash& hash) const {
     std::uint64_t word;
     std::memcpy(&word, hash.data(), sizeof word);
-    return static_cast<std::size_t>(mix(word));
+    return static_cast<std::size_t>(mixBits(word));
 }
 
 std::size_t SwarmReplica::HashOfPeerKey::operator()(const PeerKey& key) const {
     std::uint64_t words[2] = {};
     std::memcpy(words, key.uid.view().data(), key.uid.size());
-    return static_cast<std::size_t>(mix(mix(key.tid ^ words[0]) ^ words[1]));
+    return static_cast<std::size_t>(mixBits(mixBits(key.tid ^ words[0]) ^ words[1]));
 }
 
 SwarmReplica::SwarmReplica() : placement_(std::random_device{}()) {}
