@@ -199,12 +199,19 @@ TEST_CASE("a replica that has not caught up lately is not used") {
     options.staleAfter = 50ms;
     ReplicaFeed feed(pool, options);
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);  // never loaded
+    // Judged at given instants, not against the wall clock: a step may take longer than
+    // staleAfter on a loaded machine (a sanitizer build), and that must not fail the test.
+    auto before = ReplicaFeed::Clock::now();
     REQUIRE(feed.step());
-    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) != nullptr);
+    auto after = ReplicaFeed::Clock::now();
+    CHECK(feed.freshReplica(before) != nullptr);  // stamped no earlier than the step began
+    CHECK(feed.freshReplica(after + options.staleAfter + 1ms) == nullptr);
     std::this_thread::sleep_for(80ms);
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
-    REQUIRE(feed.step());
-    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) != nullptr);
+    before = ReplicaFeed::Clock::now();
+    REQUIRE(feed.step());  // a pull freshens it again
+    CHECK(feed.freshReplica(before) != nullptr);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now() + options.staleAfter + 1ms) == nullptr);
 }
 
 TEST_CASE("a stop and a return of one peer in one pull land in the order they were made") {
@@ -328,7 +335,10 @@ TEST_CASE("with its replica behind, an announce is answered from the database") 
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
     PeerWriter writer{pool, 1h};
     ReplicaFeed::Options options = handDriven();
-    options.staleAfter = 300ms;
+    // Long enough that the step, the insert and the first announce fit in it even under a
+    // sanitizer; the reload in large chunks so the first step is quick.
+    options.staleAfter = 1500ms;
+    options.reloadChunk = 100000;
     ReplicaFeed feed(pool, options);
     SwarmStoreOptions storeOptions;
     storeOptions.writer = &writer;
@@ -344,7 +354,7 @@ TEST_CASE("with its replica behind, an announce is answered from the database") 
     auto fromReplica = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
     REQUIRE(fromReplica.status == StoreStatus::Ok);
     CHECK(fromReplica.peers.empty());
-    std::this_thread::sleep_for(400ms);
+    std::this_thread::sleep_for(1600ms);
     auto fromDatabase = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
     REQUIRE(fromDatabase.status == StoreStatus::Ok);
     CHECK(fromDatabase.peers.size() == 5);
