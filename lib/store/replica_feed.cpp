@@ -94,12 +94,23 @@ struct Pulled {
     std::vector<SwarmReplica::PeerChange> changes;
 };
 
+// Every change after `after`, and how far that reaches. The counter is read first: a number
+// committed there means every lower number was committed (or rolled back) before it, so the
+// feed read after it sees them all, and numbers taken by writes that stamped no row (a batch
+// of quiet re-announces, a stop of a peer already gone) are passed over too.
 void readChanges(DbSession& session, std::uint64_t after, Pulled& into) {
+    into.sequence = after;
+    {
+        std::unique_ptr<sql::ResultSet> committed(
+            session.statement(kReplicaSequence).executeQuery());
+        if (!committed->next())
+            throw sql::SQLException("tracker_sequence is empty (is migration 005 applied?)");
+        into.sequence = std::max<std::uint64_t>(after, committed->getUInt64(1));
+    }
     sql::PreparedStatement& feed = session.statement(kPeerFeed);
     feed.setUInt64(1, after);
     feed.setUInt64(2, after);
     std::unique_ptr<sql::ResultSet> rows(feed.executeQuery());
-    into.sequence = after;
     into.changes.reserve(rows->rowsCount());
     while (rows->next()) {
         into.sequence = std::max<std::uint64_t>(into.sequence, rows->getUInt64(1));

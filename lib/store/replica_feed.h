@@ -40,7 +40,7 @@ class ReplicaFeed {
         std::uint64_t changes = 0;  // peer changes applied from pulls
         std::uint64_t reloads = 0;
         std::uint64_t failures = 0;
-        std::uint64_t sequence = 0;       // the last change seen
+        std::uint64_t sequence = 0;       // every change up to this number is applied
         std::int64_t lastPullAgeMs = -1;  // -1: never
         std::chrono::milliseconds lastReloadTook{0};
         SwarmReplica::Stats replica;
