@@ -193,6 +193,73 @@ TEST_CASE("writers other than the flushes are followed too: a PHP page, the clea
     db.exec("DELETE FROM torrents WHERE tid = " + tid);
 }
 
+TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequence number") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "quiet");
+    std::string tid = std::to_string(torrent.tid);
+    auto seqOf = [&](const std::string& uid) {
+        return db.scalar("SELECT seq FROM peers WHERE tid = " + tid + " AND uid = '" + uid + "'");
+    };
+    auto counter = [&] { return db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"); };
+    auto flushed = [&](const tracker::protocol::AnnounceRequest& request) {
+        REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+        REQUIRE(process.writer.flush());
+    };
+    // One client, announcing again and again (announceFor draws a new peer id each call).
+    auto client = itest::announceFor(torrent, "q", "10.26.0.1", 100);
+    auto as = [&](std::uint64_t left, std::uint16_t port, const char* ip) {
+        auto request = client;
+        request.left = left;
+        request.port = port;
+        request.address = *tracker::protocol::PeerAddress::parse(ip);
+        request.connectionAddress = request.address;
+        return request;
+    };
+    REQUIRE(process.feed.step());
+    flushed(client);
+    REQUIRE(process.feed.step());
+    auto joined = seqOf("q");
+    CHECK(joined > 0);
+    auto changesBefore = process.feed.stats().changes;
+
+    // Again, and with less left (still a leecher): the row's time and residual move, its
+    // number does not, and the pull has nothing to carry; yet it knows how far it has read.
+    flushed(client);
+    flushed(as(40, 6881, "10.26.0.1"));
+    CHECK(seqOf("q") == joined);
+    CHECK(db.scalar("SELECT residual FROM peers WHERE tid = " + tid + " AND uid = 'q'") == 40);
+    REQUIRE(process.feed.step());
+    CHECK(process.feed.stats().changes == changesBefore);
+    CHECK(process.feed.stats().sequence == static_cast<std::uint64_t>(counter()));
+
+    // What the replica holds does move it: a seeder now, another port, another address.
+    flushed(as(0, 6881, "10.26.0.1"));
+    auto seeded = seqOf("q");
+    CHECK(seeded > joined);
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).counts.complete == 1);
+    flushed(as(0, 7001, "10.26.0.1"));
+    CHECK(seqOf("q") > seeded);
+    auto moved = seqOf("q");
+    flushed(as(0, 7001, "10.26.0.2"));
+    CHECK(seqOf("q") > moved);
+    REQUIRE(process.feed.step());
+    auto answer = process.find(torrent);
+    REQUIRE(answer.peers.size() == 1);
+    CHECK(answer.peers[0].port == 7001);
+    CHECK(answer.peers[0].address == *tracker::protocol::PeerAddress::parse("10.26.0.2"));
+
+    // A writer that numbers per row (the PHP page) takes no number for a quiet update.
+    auto before = counter();
+    db.exec("UPDATE peers SET updated = NOW() + INTERVAL 1 SECOND WHERE tid = " + tid);
+    CHECK(counter() == before);
+    db.exec("UPDATE peers SET port = 7002 WHERE tid = " + tid);
+    CHECK(counter() == before + 1);
+    CHECK(seqOf("q") == before + 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
 TEST_CASE("a replica that has not caught up lately is not used") {
     ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
     ReplicaFeed::Options options = handDriven();
