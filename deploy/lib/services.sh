@@ -19,6 +19,7 @@
 #   TRACKER_BUILD_JOBS   (nproc)
 #   TRACKER_NGINX_IPV6   auto | 1 | 0: also listen on [::1]   (auto)
 #   TRACKER_NGINX_EXTRA_CONF  a file included in http {} too (the benchmark's baselines)
+#   TRACKER_NGINX_WORKERS     nginx worker_processes            (auto)
 #   TRACKER_CONFIG_EXTRA      JSON members added to a newly written worker config
 #                             (e.g. "\"swarmCacheMs\": 0"): the benchmark's variants
 #   MARIADB_START_TIMEOUT (30) WORKERS_START_TIMEOUT (10) seconds
@@ -569,7 +570,7 @@ _tk_nginx_main_conf() {
 # repository's nginx.conf.example. Edit that file, not this one.
 $user_line
 daemon on;
-worker_processes auto;
+worker_processes ${TRACKER_NGINX_WORKERS:-auto};
 worker_rlimit_nofile 16384;
 pid $d/nginx.pid;
 error_log $d/logs/error.log warn;
