@@ -158,6 +158,9 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
     connection.setAutoCommit(false);
     try {
         applyInTransaction(session, writes);
+        // Before the commit: only the triggers of this batch's statements use the number, and
+        // a connection must never go back to the pool still carrying it.
+        session.statement(statements::kDropSequence).execute();
         connection.commit();
     } catch (...) {
         try {
@@ -170,7 +173,6 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
         throw;
     }
     connection.setAutoCommit(true);
-    session.statement(statements::kDropSequence).execute();
 }
 
 PeerWriter::PeerWriter(ConnectionPool& pool, std::chrono::milliseconds interval,

@@ -35,13 +35,15 @@ constexpr const char* kUpsertPeersTail =
 constexpr const char* kNextSequence =
     "UPDATE tracker_sequence SET value = LAST_INSERT_ID(value + 1) WHERE id = 1";
 constexpr const char* kUseSequence = "SET @tracker_feed_seq = LAST_INSERT_ID()";
-// After the batch: other writes on this connection take a number per row again.
+// After the batch's statements, before its commit: other writes on this connection take a
+// number per row again.
 constexpr const char* kDropSequence = "SET @tracker_feed_seq = NULL";
 
 // The peer feed: every change committed after sequence number ?, oldest first. Columns: seq,
-// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers. A peer's row is its
-// latest write, so a departure older than the row is of an earlier stay and one newer than
-// it cannot exist (the row would be gone): in seq order each lands right. The indexes are
+// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers. A peer's row carries
+// the number of its latest write that changed what a replica holds (migration 007: a quiet
+// re-announce keeps it), so a departure older than the row is of an earlier stay and one newer
+// than it cannot exist (the row would be gone): in seq order each lands right. The indexes are
 // forced: a pull always asks for the last few changes, but on a small or freshly pruned table
 // the optimizer's statistics can favour a scan.
 constexpr const char* kPeerFeed =

@@ -244,11 +244,24 @@ TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequen
     auto moved = seqOf("q");
     flushed(as(0, 7001, "10.26.0.2"));
     CHECK(seqOf("q") > moved);
+    auto readdressed = seqOf("q");
+    auto restarted = as(0, 7001, "10.26.0.2");  // the client restarted: a new peer id
+    restarted.peerId[0] ^= 0x5a;
+    flushed(restarted);
+    CHECK(seqOf("q") > readdressed);
+    auto renamed = seqOf("q");
+    auto encrypted = restarted;  // now it asks peers for encrypted connections only
+    encrypted.requireCrypto = true;
+    flushed(encrypted);
+    CHECK(seqOf("q") > renamed);
     REQUIRE(process.feed.step());
     auto answer = process.find(torrent);
     REQUIRE(answer.peers.size() == 1);
     CHECK(answer.peers[0].port == 7001);
     CHECK(answer.peers[0].address == *tracker::protocol::PeerAddress::parse("10.26.0.2"));
+    CHECK(answer.peers[0].peerId.view() ==
+          std::string_view(restarted.peerId.data(), restarted.peerId.size()));
+    CHECK(answer.peers[0].requiresCrypto);
 
     // A writer that numbers per row (the PHP page) takes no number for a quiet update.
     auto before = counter();
