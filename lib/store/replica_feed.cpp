@@ -36,6 +36,14 @@ SwarmReplica::Registry readRegistry(DbSession& session) {
     return registry;
 }
 
+// The counter's committed value (migration 005): every number up to it is committed.
+std::uint64_t readCommittedSequence(DbSession& session) {
+    std::unique_ptr<sql::ResultSet> row(session.statement(kReplicaSequence).executeQuery());
+    if (!row->next())
+        throw sql::SQLException("tracker_sequence is empty (is migration 005 applied?)");
+    return row->getUInt64(1);
+}
+
 struct Reloaded {
     StoreStatus status = StoreStatus::Ok;
     std::string message;
@@ -51,12 +59,7 @@ void readEverything(DbSession& session, std::uint32_t chunk, Reloaded& into) {
     sql::Connection& connection = session.connection();
     connection.setAutoCommit(false);
     try {
-        std::unique_ptr<sql::ResultSet> sequence(
-            session.statement(kReplicaSequence).executeQuery());
-        if (!sequence->next())
-            throw sql::SQLException("tracker_sequence is empty (is migration 005 applied?)");
-        into.sequence = sequence->getUInt64(1);
-        sequence.reset();
+        into.sequence = readCommittedSequence(session);
         into.registry = readRegistry(session);
         std::uint64_t afterPid = 0;
         for (;;) {
@@ -99,14 +102,7 @@ struct Pulled {
 // feed read after it sees them all, and numbers taken by writes that stamped no row (a batch
 // of quiet re-announces, a stop of a peer already gone) are passed over too.
 void readChanges(DbSession& session, std::uint64_t after, Pulled& into) {
-    into.sequence = after;
-    {
-        std::unique_ptr<sql::ResultSet> committed(
-            session.statement(kReplicaSequence).executeQuery());
-        if (!committed->next())
-            throw sql::SQLException("tracker_sequence is empty (is migration 005 applied?)");
-        into.sequence = std::max<std::uint64_t>(after, committed->getUInt64(1));
-    }
+    into.sequence = std::max(after, readCommittedSequence(session));
     sql::PreparedStatement& feed = session.statement(kPeerFeed);
     feed.setUInt64(1, after);
     feed.setUInt64(2, after);
