@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "admin/cleanup.h"
 #include "config/config.h"
 #include "protocol/numbers.h"
-#include "store/cleanup.h"
 
 namespace {
 
@@ -47,7 +47,7 @@ std::string plural(std::uint64_t count, const char* noun) {
 }
 
 // What the run did, e.g. "removed 12 peers and 1 torrent in 0.04 s".
-std::string summary(const tracker::store::CleanupResult& result, bool dryRun) {
+std::string summary(const tracker::admin::CleanupResult& result, bool dryRun) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", result.elapsed.count());
     return std::string(dryRun ? "would remove " : "removed ") +
@@ -97,12 +97,12 @@ int main(int argc, char** argv) {
     }
     const auto& config = std::get<tracker::Config>(loaded);
 
-    tracker::store::CleanupPolicy policy = tracker::store::cleanupPolicyFor(config);
+    tracker::admin::CleanupPolicy policy = tracker::admin::cleanupPolicyFor(config);
     policy.dryRun = options.dryRun;
     policy.lockWaitSeconds = options.waitSeconds;
-    const auto result = tracker::store::runCleanup(config.database, policy);
+    const auto result = tracker::admin::runCleanup(config.database, policy);
 
-    using tracker::store::CleanupStatus;
+    using tracker::admin::CleanupStatus;
     switch (result.status) {
         case CleanupStatus::Done:
             std::printf("tracker-cron: %s\n", summary(result, options.dryRun).c_str());

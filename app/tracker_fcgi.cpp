@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "config/config.h"
+#include "db/connection_pool.h"
 #include "fcgi/fcgi_server.h"
+#include "schema/schema_version.h"
 #include "service/tracker_service.h"
-#include "store/connection_pool.h"
 #include "store/mysql_swarm_store.h"
-#include "store/schema_version.h"
 #include "util/log.h"
 
 namespace {
@@ -91,16 +91,16 @@ int main(int argc, char** argv) {
     // to the database too. With a pool of one, it shares that one.
     const bool replicaOn = config.peerFlushMs > 0 && config.replicaPullMs > 0;
     const bool feedConnection = replicaOn && config.poolSize >= 2;
-    tracker::store::ConnectionPool pool(config.database, config.poolSize - (feedConnection ? 1 : 0),
-                                        std::chrono::milliseconds(config.poolWaitMs));
+    tracker::db::ConnectionPool pool(config.database, config.poolSize - (feedConnection ? 1 : 0),
+                                     std::chrono::milliseconds(config.poolWaitMs));
     // Unreachable now is not a reason to refuse: the database may come up after us.
-    if (auto version = tracker::store::appliedSchemaVersion(pool);
-        version && *version < tracker::store::kRequiredSchemaVersion) {
+    if (auto version = tracker::schema::appliedSchemaVersion(pool);
+        version && *version < tracker::schema::kRequiredSchemaVersion) {
         std::fprintf(stderr,
                      "tracker-fcgi: the database \"%s\" has our migrations up to %u, this build "
                      "needs %u: run `trackerctl --config %s migrate` first\n",
-                     config.database.name.c_str(), *version, tracker::store::kRequiredSchemaVersion,
-                     options.configPath.c_str());
+                     config.database.name.c_str(), *version,
+                     tracker::schema::kRequiredSchemaVersion, options.configPath.c_str());
         return 1;
     }
     if (options.check) {
@@ -133,26 +133,26 @@ int main(int argc, char** argv) {
     }
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
 
-    std::unique_ptr<tracker::store::ConnectionPool> feedPool;
-    std::unique_ptr<tracker::store::ReplicaFeed> replica;
+    std::unique_ptr<tracker::db::ConnectionPool> feedPool;
+    std::unique_ptr<tracker::feed::ReplicaFeed> replica;
     if (replicaOn) {
-        tracker::store::ReplicaFeed::Options feedOptions;
+        tracker::feed::ReplicaFeed::Options feedOptions;
         feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
         feedOptions.staleAfter = std::max(feedOptions.staleAfter, 4 * feedOptions.pullInterval);
         feedOptions.reloadInterval = std::chrono::seconds(config.replicaReloadSeconds);
         if (feedConnection)
-            feedPool = std::make_unique<tracker::store::ConnectionPool>(
+            feedPool = std::make_unique<tracker::db::ConnectionPool>(
                 config.database, 1, std::chrono::milliseconds(config.poolWaitMs));
         replica =
-            std::make_unique<tracker::store::ReplicaFeed>(feedPool ? *feedPool : pool, feedOptions);
+            std::make_unique<tracker::feed::ReplicaFeed>(feedPool ? *feedPool : pool, feedOptions);
     }
-    std::unique_ptr<tracker::store::PeerWriter> writer;
+    std::unique_ptr<tracker::feed::PeerWriter> writer;
     if (config.peerFlushMs > 0) {
         // Declared after the replica, so destroyed before it: its last flush still wakes it.
         std::function<void()> afterFlush;
         if (replica)
             afterFlush = [&replica] { replica->wake(); };
-        writer = std::make_unique<tracker::store::PeerWriter>(
+        writer = std::make_unique<tracker::feed::PeerWriter>(
             pool, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush));
     }
     tracker::store::SwarmStoreOptions storeOptions;

@@ -14,20 +14,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admin/admin_store.h"
 #include "config/config.h"
-#include "store/admin_store.h"
-#include "store/connection_pool.h"
-#include "store/migrations.h"
+#include "db/connection_pool.h"
+#include "schema/migrations.h"
 #include "torrent/info_hash_hex.h"
 #include "torrent/torrent_file.h"
 
 namespace {
 
 using nlohmann::json;
-using tracker::store::AdminError;
-using tracker::store::AdminStatus;
-using tracker::store::TorrentKey;
-using tracker::store::TorrentRow;
+using tracker::admin::AdminError;
+using tracker::admin::AdminStatus;
+using tracker::admin::TorrentKey;
+using tracker::admin::TorrentRow;
 
 constexpr int kOk = 0;
 constexpr int kFailed = 1;
@@ -316,7 +316,7 @@ class Cli {
 
     Invocation args_;
     tracker::Config config_;
-    std::unique_ptr<tracker::store::ConnectionPool> pool_;
+    std::unique_ptr<tracker::db::ConnectionPool> pool_;
 };
 
 std::string Cli::target() const {
@@ -344,8 +344,8 @@ bool Cli::connect(std::uint32_t queryTimeoutSeconds) {
     // table, a cascading delete or a migration's table rebuild legitimately takes longer.
     config_.database.queryTimeoutSeconds =
         std::max(config_.database.queryTimeoutSeconds, queryTimeoutSeconds);
-    pool_ = std::make_unique<tracker::store::ConnectionPool>(config_.database, 1,
-                                                             std::chrono::milliseconds(1000));
+    pool_ = std::make_unique<tracker::db::ConnectionPool>(config_.database, 1,
+                                                          std::chrono::milliseconds(1000));
     return true;
 }
 
@@ -448,11 +448,11 @@ int Cli::add() {
     }
     if (!connect(60))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.registerTorrent(hash, name, args_.name.has_value());
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
-    const auto& registration = std::get<tracker::store::Registration>(result);
+    const auto& registration = std::get<tracker::admin::Registration>(result);
 
     if (args_.json) {
         json out{{"ok", true},
@@ -515,11 +515,11 @@ int Cli::setBanned(bool banned) {
         return exitCode;
     if (!connect(60))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.setBanned(*key, banned);
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
-    const auto& change = std::get<tracker::store::BanChange>(result);
+    const auto& change = std::get<tracker::admin::BanChange>(result);
     if (args_.json) {
         std::cout << dump(json{{"ok", true},
                                {"changed", change.changed},
@@ -546,7 +546,7 @@ int Cli::remove() {
         return exitCode;
     if (!connect(300))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.remove(*key);
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
@@ -567,7 +567,7 @@ int Cli::show() {
         return exitCode;
     if (!connect(60))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.show(*key);
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
@@ -591,7 +591,7 @@ int Cli::show() {
 int Cli::list() {
     if (!args_.positional.empty())
         return usage("list takes options only");
-    tracker::store::ListFilter filter;
+    tracker::admin::ListFilter filter;
     filter.bannedOnly = args_.banned;
     filter.activeOnly = args_.active;
     filter.nameContains = args_.name.value_or("");
@@ -609,11 +609,11 @@ int Cli::list() {
     }
     if (!connect(60))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.list(filter);
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
-    const auto& page = std::get<tracker::store::TorrentPage>(result);
+    const auto& page = std::get<tracker::admin::TorrentPage>(result);
     if (args_.json) {
         json rows = json::array();
         for (const TorrentRow& row : page.torrents)
@@ -651,11 +651,11 @@ int Cli::stats() {
         return usage("stats takes no arguments");
     if (!connect(300))
         return kUsage;
-    tracker::store::AdminStore store(*pool_);
+    tracker::admin::AdminStore store(*pool_);
     auto result = store.totals();
     if (auto* error = std::get_if<AdminError>(&result))
         return failed(*error);
-    const auto& totals = std::get<tracker::store::TrackerTotals>(result);
+    const auto& totals = std::get<tracker::admin::TrackerTotals>(result);
     if (args_.json) {
         std::cout << dump(json{{"ok", true},
                                {"torrents", totals.torrents},
@@ -689,7 +689,7 @@ int Cli::migrate() {
     // A migration may rebuild a big peers table: give the server the time it needs.
     if (!connect(3600))
         return kUsage;
-    auto report = tracker::store::applyMigrations(*pool_, tracker::store::embeddedSqlFiles());
+    auto report = tracker::schema::applyMigrations(*pool_, tracker::schema::embeddedSqlFiles());
     if (args_.json) {
         json out{{"ok", report.ok},
                  {"database", config_.database.name},

@@ -15,7 +15,7 @@ constexpr const char* kFailureNames[8] = {"unnumbered", "1_missing_field", "2_in
 
 }  // namespace
 
-Metrics::Metrics(std::function<store::PoolStats()> pool)
+Metrics::Metrics(std::function<db::PoolStats()> pool)
     : started_(std::chrono::steady_clock::now()), pool_(std::move(pool)) {}
 
 std::size_t Metrics::failureIndex(protocol::FailureCode code) {
@@ -37,7 +37,7 @@ std::string Metrics::json() const {
         out["failures"][kFailureNames[i]] = failures_[i].load(relaxed);
     }
     if (pool_) {
-        store::PoolStats pool = pool_();
+        db::PoolStats pool = pool_();
         out["pool"] = {{"size", pool.size},
                        {"inUse", pool.inUse},
                        {"open", pool.open},
@@ -48,7 +48,7 @@ std::string Metrics::json() const {
                        {"dropped", pool.dropped}};
     }
     if (writer_) {
-        store::PeerWriter::Stats writer = writer_();
+        feed::WriterStats writer = writer_();
         out["peerWrites"] = {{"pending", writer.pending},
                              {"written", writer.written},
                              {"flushes", writer.flushes},
@@ -56,16 +56,13 @@ std::string Metrics::json() const {
                              {"dropped", writer.dropped}};
     }
     if (replica_) {
-        store::ReplicaFeed::Stats replica = replica_();
-        out["replica"] = {{"torrents", replica.replica.torrents},
-                          {"peers", replica.replica.peers},
-                          {"sequence", replica.sequence},
-                          {"lastPullAgeMs", replica.lastPullAgeMs},
-                          {"pulls", replica.pulls},
-                          {"changes", replica.changes},
-                          {"reloads", replica.reloads},
-                          {"lastReloadMs", replica.lastReloadTook.count()},
-                          {"failures", replica.failures}};
+        feed::ReplicaStats replica = replica_();
+        out["replica"] = {
+            {"torrents", replica.torrents}, {"peers", replica.peers},
+            {"sequence", replica.sequence}, {"lastPullAgeMs", replica.lastPullAgeMs},
+            {"pulls", replica.pulls},       {"changes", replica.changes},
+            {"reloads", replica.reloads},   {"lastReloadMs", replica.lastReloadTook.count()},
+            {"failures", replica.failures}};
     }
     return out.dump(2) + "\n";
 }
@@ -97,7 +94,7 @@ std::string Metrics::prometheus() const {
              failures_[i].load(relaxed));
     }
     if (pool_) {
-        store::PoolStats pool = pool_();
+        db::PoolStats pool = pool_();
         header("tracker_db_pool_size", "gauge", "Database connections the pool may open.");
         line("tracker_db_pool_size", "", pool.size);
         header("tracker_db_pool_in_use", "gauge", "Database connections leased right now.");
@@ -116,7 +113,7 @@ std::string Metrics::prometheus() const {
         line("tracker_db_connections_dropped_total", "", pool.dropped);
     }
     if (writer_) {
-        store::PeerWriter::Stats writer = writer_();
+        feed::WriterStats writer = writer_();
         header("tracker_peer_writes_pending", "gauge",
                "Announces queued for the database (write-behind).");
         line("tracker_peer_writes_pending", "", writer.pending);
@@ -130,11 +127,11 @@ std::string Metrics::prometheus() const {
         line("tracker_peer_writes_dropped_total", "", writer.dropped);
     }
     if (replica_) {
-        store::ReplicaFeed::Stats replica = replica_();
+        feed::ReplicaStats replica = replica_();
         header("tracker_replica_peers", "gauge", "Peers in this process's replica of the swarms.");
-        line("tracker_replica_peers", "", replica.replica.peers);
+        line("tracker_replica_peers", "", replica.peers);
         header("tracker_replica_torrents", "gauge", "Torrents in this process's replica.");
-        line("tracker_replica_torrents", "", replica.replica.torrents);
+        line("tracker_replica_torrents", "", replica.torrents);
         header("tracker_replica_pull_age_ms", "gauge",
                "Milliseconds since the replica last caught up with the database.");
         line("tracker_replica_pull_age_ms", "",

@@ -10,10 +10,9 @@
 #include <functional>
 #include <string>
 
+#include "db/pool_stats.h"
+#include "feed/feed_stats.h"
 #include "protocol/failure.h"
-#include "store/connection_pool.h"
-#include "store/peer_writer.h"
-#include "store/replica_feed.h"
 
 namespace tracker::service {
 
@@ -23,7 +22,7 @@ constexpr std::size_t kRequestKinds = 7;
 class Metrics {
   public:
     // `pool` reads the database pool's figures when stats are rendered (may be empty).
-    explicit Metrics(std::function<store::PoolStats()> pool = {});
+    explicit Metrics(std::function<db::PoolStats()> pool = {});
 
     void countRequest(RequestKind kind) { requests_[index(kind)].fetch_add(1, relaxed); }
     void countFailure(protocol::FailureCode code) {
@@ -31,12 +30,12 @@ class Metrics {
     }
 
     // The write-behind queue's figures, when it is on.
-    void setPeerWriterStats(std::function<store::PeerWriter::Stats()> writer) {
+    void setPeerWriterStats(std::function<feed::WriterStats()> writer) {
         writer_ = std::move(writer);
     }
 
     // The in-memory replica's figures, when it is on.
-    void setReplicaStats(std::function<store::ReplicaFeed::Stats()> replica) {
+    void setReplicaStats(std::function<feed::ReplicaStats()> replica) {
         replica_ = std::move(replica);
     }
 
@@ -50,9 +49,9 @@ class Metrics {
     static std::size_t failureIndex(protocol::FailureCode code);
 
     std::chrono::steady_clock::time_point started_;
-    std::function<store::PoolStats()> pool_;
-    std::function<store::PeerWriter::Stats()> writer_;
-    std::function<store::ReplicaFeed::Stats()> replica_;
+    std::function<db::PoolStats()> pool_;
+    std::function<feed::WriterStats()> writer_;
+    std::function<feed::ReplicaStats()> replica_;
     std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
     std::array<std::atomic<std::uint64_t>, 8> failures_{};
 };

@@ -72,7 +72,7 @@ Endpoint endpointFor(std::string_view path) {
 
 TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
                                AddressAllowlist statsReaders,
-                               std::function<store::PoolStats()> poolStats)
+                               std::function<db::PoolStats()> poolStats)
     : config_(config),
       policy_(config.announcePolicy()),
       store_(store),
@@ -144,7 +144,7 @@ HttpResponse TrackerService::announce(std::string_view query, std::string_view r
 
     std::vector<protocol::PeerCandidate> peers;
     peers.reserve(outcome.peers.size());
-    for (const store::StoredPeer& stored : outcome.peers) {
+    for (const swarms::StoredPeer& stored : outcome.peers) {
         peers.push_back({stored.uid, stored.peerId, stored.address, stored.port, stored.seeder,
                          stored.requiresCrypto});
     }

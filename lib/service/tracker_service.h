@@ -22,7 +22,7 @@ class TrackerService {
     // `statsReaders`: who may read /stats and /metrics; `poolStats`: the database pool's
     // figures for them (may be empty).
     TrackerService(const Config& config, store::SwarmStore& store, AddressAllowlist statsReaders,
-                   std::function<store::PoolStats()> poolStats = {});
+                   std::function<db::PoolStats()> poolStats = {});
 
     HttpResponse handle(const HttpRequest& request);
     Metrics& metrics() { return metrics_; }

@@ -1,13 +1,23 @@
 #include "store/mysql_swarm_store.h"
 
-#include "store/peer_rows.h"
-#include "store/session_retry.h"
+#include "db/peer_rows.h"
+#include "db/session_retry.h"
 #include "store/swarm_statements.h"
 
 #include <algorithm>
 #include <random>
 
 namespace tracker::store {
+
+using db::DbSession;
+using db::DbStatus;
+using db::PeerColumns;
+using db::withSession;
+using feed::PeerWrite;
+using swarms::SwarmCache;
+using swarms::SwarmReplica;
+using swarms::SwarmView;
+
 namespace {
 
 using namespace statements;
@@ -33,7 +43,7 @@ constexpr PeerColumns kWindowColumns{1, 2, 3, 4, 5, 6};  // TRACKER_WINDOW's row
 constexpr PeerColumns kViewColumns{2, 3, 4, 7, 8, 9};    // TRACKER_VIEW's peer rows
 
 void appendPeer(const sql::ResultSet& row, const PeerColumns& at, std::vector<StoredPeer>& peers) {
-    if (auto peer = readPeer(row, at))
+    if (auto peer = db::readPeer(row, at))
         peers.push_back(*peer);
 }
 
@@ -146,7 +156,7 @@ PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid) {
 
 }  // namespace
 
-MysqlSwarmStore::MysqlSwarmStore(ConnectionPool& pool, SwarmStoreOptions options)
+MysqlSwarmStore::MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions options)
     : pool_(pool), options_(options) {
     if (options_.swarmCacheTtl.count() > 0)
         cache_ = std::make_unique<SwarmCache>(options_.swarmCacheTtl);
@@ -160,9 +170,9 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
     if (options_.writer) {
         options_.writer->enqueue(write);
     } else {
-        WorkOutcome written = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-            applyPeerWrites(session, {write});
-            return WorkOutcome{};
+        AnnounceOutcome written = withSession<AnnounceOutcome>(pool_, [&](DbSession& session) {
+            feed::applyPeerWrites(session, {write});
+            return AnnounceOutcome{};
         });
         if (written.status != StoreStatus::Ok) {
             outcome.status = written.status;

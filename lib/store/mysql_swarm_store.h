@@ -6,11 +6,11 @@
 #include <chrono>
 #include <memory>
 
-#include "store/connection_pool.h"
-#include "store/peer_writer.h"
-#include "store/replica_feed.h"
-#include "store/swarm_cache.h"
+#include "db/connection_pool.h"
+#include "feed/peer_writer.h"
+#include "feed/replica_feed.h"
 #include "store/swarm_store.h"
+#include "swarms/swarm_cache.h"
 
 namespace tracker::store {
 
@@ -23,15 +23,15 @@ struct SwarmStoreOptions {
     // Candidates kept per cached read: enough for the largest numwant.
     std::uint32_t cachedCandidates = 201;
     // Queue the announce's write here instead of writing it in the request. Null = write now.
-    PeerWriter* writer = nullptr;
+    feed::PeerWriter* writer = nullptr;
     // Answer from this process's replica of the swarms while it is fresh; a torrent it does not
     // know yet (just registered) is read as above. Null = no replica.
-    ReplicaFeed* replica = nullptr;
+    feed::ReplicaFeed* replica = nullptr;
 };
 
 class MysqlSwarmStore : public SwarmStore {
   public:
-    explicit MysqlSwarmStore(ConnectionPool& pool, SwarmStoreOptions options = {});
+    explicit MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions options = {});
 
     AnnounceOutcome announce(const protocol::AnnounceRequest& request,
                              std::uint32_t candidates) override;
@@ -46,9 +46,9 @@ class MysqlSwarmStore : public SwarmStore {
                                     const protocol::SwarmCounts& counts, PeerList peers,
                                     std::uint32_t candidates);
 
-    ConnectionPool& pool_;
+    db::ConnectionPool& pool_;
     SwarmStoreOptions options_;
-    std::unique_ptr<SwarmCache> cache_;  // null when swarmCacheTtl is 0
+    std::unique_ptr<swarms::SwarmCache> cache_;  // null when swarmCacheTtl is 0
 };
 
 }  // namespace tracker::store

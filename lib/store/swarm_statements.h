@@ -2,7 +2,11 @@
 // the store runs. Placeholders only: no SQL is ever built from request bytes.
 #pragma once
 
+#include "feed/write_statements.h"
+
 namespace tracker::store::statements {
+
+using namespace feed::statements;
 
 // The swarm's size comes along so that a small swarm is read whole, without a random point.
 constexpr const char* kFindTorrent =
@@ -16,62 +20,6 @@ constexpr const char* kUpsertPeer =
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW()) "
     "ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
     "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
-
-// The write-behind's multi-row form of kUpsertPeer: head, then kUpsertPeersRow once per row
-// (comma-separated), then tail. INSERT IGNORE: a row whose torrent was removed since the announce
-// is skipped (a foreign-key failure becomes a warning) instead of failing the whole batch.
-constexpr const char* kUpsertPeersHead =
-    "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
-    "VALUES ";
-constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
-constexpr const char* kUpsertPeersTail =
-    " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
-    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
-
-// A batch's number in the peer feed (migrations 005, 006): LAST_INSERT_ID(expr) hands the new
-// value back to this session alone, and the row stays locked until the batch commits, so
-// batches commit in number order. In @tracker_feed_seq, the triggers on `peers` stamp it on
-// every row the batch writes and on every departure it records.
-constexpr const char* kNextSequence =
-    "UPDATE tracker_sequence SET value = LAST_INSERT_ID(value + 1) WHERE id = 1";
-constexpr const char* kUseSequence = "SET @tracker_feed_seq = LAST_INSERT_ID()";
-// After the batch's statements, before its commit: other writes on this connection take a
-// number per row again.
-constexpr const char* kDropSequence = "SET @tracker_feed_seq = NULL";
-
-// The peer feed: every change committed after sequence number ?, oldest first. Columns: seq,
-// present (1 written, 0 removed), tid, then the peer as in kReplicaPeers. A peer's row carries
-// the number of its latest write that changed what a replica holds (migration 007: a quiet
-// re-announce keeps it), so a departure older than the row is of an earlier stay and one newer
-// than it cannot exist (the row would be gone): in seq order each lands right. The indexes are
-// forced: a pull always asks for the last few changes, but on a small or freshly pruned table
-// the optimizer's statistics can favour a scan.
-constexpr const char* kPeerFeed =
-    "(SELECT seq, 1 AS present, tid, port, crypt + 0, seeding, ip, peerId, uid "
-    "FROM peers FORCE INDEX (peers_seq) WHERE seq > ?) UNION ALL "
-    "(SELECT seq, 0, tid, 0, 0, 0, '', '', uid "
-    "FROM tracker_departures FORCE INDEX (departures_seq) WHERE seq > ?) ORDER BY 1";
-
-// A reload, in one consistent snapshot: the last committed sequence number, the registry, then
-// the peers a chunk at a time (by primary key, so no chunk is sorted or held long).
-constexpr const char* kReplicaSequence = "SELECT value FROM tracker_sequence WHERE id = 1";
-constexpr const char* kReplicaTorrents =
-    "SELECT tid, infohash, banned + 0, downloaded FROM torrents";
-constexpr const char* kReplicaPeers =
-    "SELECT pid, tid, port, crypt + 0, seeding, ip, peerId, uid FROM peers WHERE pid > ? "
-    "ORDER BY pid LIMIT ?";
-
-// Completions the write-behind counts without looking at the row (see coalescePeerWrites).
-constexpr const char* kAddCompletions =
-    "UPDATE torrents SET downloaded = downloaded + ? WHERE tid = ?";
-
-constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
-
-// Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
-// is not counted again; a leecher or a peer never seen is.
-constexpr const char* kCountCompletion =
-    "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = ? AND NOT EXISTS "
-    "(SELECT 1 FROM peers WHERE uid = ? AND tid = ? AND residual = 0)";
 
 // One round trip for the counts and the candidates. The counters on `torrents` are kept exact
 // by triggers on `peers` in `tracker_swarms` (migration 003), so no COUNT runs over the swarm. The

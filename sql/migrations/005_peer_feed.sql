@@ -1,5 +1,5 @@
 -- 005: a feed of peer changes, so that each worker process can keep the swarms in memory and
--- follow the table instead of reading it on every announce (lib/store/replica_feed.h).
+-- follow the table instead of reading it on every announce (lib/feed/replica_feed.h).
 --
 -- Every write-behind flush takes the next number from tracker_sequence and stamps it on the
 -- rows it writes (`peers.seq`) and on the peers it removes (`tracker_departures`). The flush

@@ -1,0 +1,31 @@
+// The figures of the write-behind and of the replica's feed, for /stats and /metrics: plain
+// numbers, no database types.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace tracker::feed {
+
+struct WriterStats {
+    std::uint64_t written = 0;        // peer writes applied
+    std::uint64_t flushes = 0;        // batches applied
+    std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
+    std::uint64_t dropped = 0;        // writes given up when the queue was full
+    std::size_t pending = 0;
+};
+
+struct ReplicaStats {
+    std::uint64_t pulls = 0;
+    std::uint64_t changes = 0;  // peer changes applied from pulls
+    std::uint64_t reloads = 0;
+    std::uint64_t failures = 0;
+    std::uint64_t sequence = 0;       // every change up to this number is applied
+    std::int64_t lastPullAgeMs = -1;  // -1: never
+    std::chrono::milliseconds lastReloadTook{0};
+    std::size_t torrents = 0;
+    std::size_t peers = 0;
+};
+
+}  // namespace tracker::feed

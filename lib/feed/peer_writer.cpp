@@ -1,0 +1,292 @@
+#include "feed/peer_writer.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "db/session_retry.h"
+#include "feed/write_statements.h"
+#include "util/log.h"
+
+namespace tracker::feed {
+
+using db::withSession;
+
+using db::DbSession;
+using db::DbStatus;
+using db::WorkOutcome;
+
+namespace {
+
+// Rows per upsert statement: a batch is written in chunks of these sizes, biggest first, each
+// a statement prepared once per connection.
+constexpr std::size_t kChunkSizes[] = {256, 32, 4, 1};
+
+// Only placeholders are repeated: no request byte is ever part of the SQL text.
+const char* upsertStatement(std::size_t rows) {
+    static const auto texts = [] {
+        std::map<std::size_t, std::string> built;
+        for (std::size_t size : kChunkSizes) {
+            std::string text = statements::kUpsertPeersHead;
+            for (std::size_t i = 0; i < size; ++i) {
+                text += i == 0 ? "" : ", ";
+                text += statements::kUpsertPeersRow;
+            }
+            text += statements::kUpsertPeersTail;
+            built.emplace(size, std::move(text));
+        }
+        return built;
+    }();
+    return texts.at(rows).c_str();
+}
+
+sql::SQLString bytes(std::string_view data) {
+    return sql::SQLString(data.data(), data.size());
+}
+
+std::uint32_t randomRnd() {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    return std::uniform_int_distribution<std::uint32_t>(1, 0xffffffffu)(rng);
+}
+
+}  // namespace
+
+std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
+    // What the batch so far made of the peer's row: nothing yet (the table decides), gone, a
+    // leecher, a seeder.
+    enum class Row { AsInTable, Gone, Leecher, Seeder };
+    struct Folded {
+        PeerWrite write;
+        Row row = Row::AsInTable;
+        bool checkedCompletion = false;
+        std::uint32_t moreCompletions = 0;
+    };
+    std::map<std::pair<std::uint32_t, std::string_view>, Folded> byPeer;
+    for (const PeerWrite& write : writes) {
+        Folded& folded = byPeer[{write.tid, write.uid.view()}];
+        // A write coming back from a failed flush brings the completions it carried.
+        if (write.completed || write.moreCompletions > 0) {
+            std::uint32_t count = (write.completed ? 1 : 0) + write.moreCompletions;
+            if (folded.row == Row::AsInTable && write.completed) {
+                folded.checkedCompletion = true;
+                --count;
+            }
+            if (folded.row != Row::Seeder || !write.completed)
+                folded.moreCompletions += count;
+        }
+        folded.write = write;
+        if (write.kind == PeerWrite::Kind::Delete)
+            folded.row = Row::Gone;
+        else
+            folded.row = write.left == 0 ? Row::Seeder : Row::Leecher;
+        folded.write.completed = folded.checkedCompletion;
+        folded.write.moreCompletions =
+            static_cast<std::uint16_t>(std::min<std::uint32_t>(folded.moreCompletions, 0xffff));
+    }
+    std::vector<PeerWrite> folded;
+    folded.reserve(byPeer.size());
+    for (auto& entry : byPeer)
+        folded.push_back(entry.second.write);
+    return folded;
+}
+
+namespace {
+
+// Takes the batch's number for the triggers to stamp (session variable @tracker_feed_seq).
+void takeSequenceNumber(DbSession& session) {
+    // No row, no lock and no number: LAST_INSERT_ID() would be some earlier insert's id.
+    if (session.statement(statements::kNextSequence).executeUpdate() != 1)
+        throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
+    session.statement(statements::kUseSequence).execute();
+}
+
+void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
+    takeSequenceNumber(session);
+    for (const PeerWrite& write : writes) {
+        if (write.completed) {
+            sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
+            count.setUInt(1, write.tid);
+            count.setString(2, bytes(write.uid));
+            count.setUInt(3, write.tid);
+            count.executeUpdate();
+        }
+        if (write.moreCompletions > 0) {
+            sql::PreparedStatement& add = session.statement(statements::kAddCompletions);
+            add.setUInt(1, write.moreCompletions);
+            add.setUInt(2, write.tid);
+            add.executeUpdate();
+        }
+    }
+    std::vector<const PeerWrite*> upserts;
+    upserts.reserve(writes.size());
+    for (const PeerWrite& write : writes) {
+        if (write.kind == PeerWrite::Kind::Upsert) {
+            upserts.push_back(&write);
+            continue;
+        }
+        sql::PreparedStatement& remove = session.statement(statements::kDeletePeer);
+        remove.setString(1, bytes(write.uid));
+        remove.setUInt(2, write.tid);
+        remove.executeUpdate();  // the trigger records the departure
+    }
+    std::size_t next = 0;
+    while (next < upserts.size()) {
+        std::size_t rows = 1;
+        for (std::size_t size : kChunkSizes) {
+            if (upserts.size() - next >= size) {
+                rows = size;
+                break;
+            }
+        }
+        sql::PreparedStatement& upsert = session.statement(upsertStatement(rows));
+        unsigned column = 1;
+        for (std::size_t i = 0; i < rows; ++i) {
+            const PeerWrite& write = *upserts[next + i];
+            upsert.setUInt(column++, write.tid);
+            upsert.setString(column++, bytes(write.uid));
+            upsert.setString(column++, bytes(write.peerId));
+            upsert.setString(column++, write.address.toString());
+            upsert.setUInt(column++, write.port);
+            upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
+            upsert.setUInt64(column++, write.left);
+            upsert.setUInt(column++, randomRnd());
+        }
+        upsert.executeUpdate();
+        next += rows;
+    }
+}
+
+}  // namespace
+
+void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
+    sql::Connection& connection = session.connection();
+    connection.setAutoCommit(false);
+    try {
+        applyInTransaction(session, writes);
+        // Before the commit: only the triggers of this batch's statements use the number, and
+        // a connection must never go back to the pool still carrying it.
+        session.statement(statements::kDropSequence).execute();
+        connection.commit();
+    } catch (...) {
+        try {
+            connection.rollback();
+            connection.setAutoCommit(true);
+            session.statement(statements::kDropSequence).execute();
+        } catch (const sql::SQLException&) {
+            // The connection is gone; the caller's error handling drops it.
+        }
+        throw;
+    }
+    connection.setAutoCommit(true);
+}
+
+PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
+                       std::size_t maxPending, std::function<void()> afterFlush)
+    : pool_(pool),
+      interval_(interval),
+      maxPending_(std::max<std::size_t>(maxPending, 1)),
+      afterFlush_(std::move(afterFlush)),
+      thread_([this] { run(); }) {}
+
+PeerWriter::~PeerWriter() {
+    stop();
+}
+
+void PeerWriter::enqueue(const PeerWrite& write) {
+    bool full;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (pending_.size() >= maxPending_) {
+            pending_.pop_front();
+            ++stats_.dropped;
+        }
+        pending_.push_back(write);
+        full = pending_.size() >= maxPending_;
+    }
+    if (full)
+        util::logErrorThrottled("peer-writer",
+                                "the peer write queue is full (database unreachable?): the "
+                                "oldest announces are being dropped");
+}
+
+bool PeerWriter::flush() {
+    std::lock_guard<std::mutex> flushing(flushing_);
+    std::vector<PeerWrite> batch;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        batch.assign(std::make_move_iterator(pending_.begin()),
+                     std::make_move_iterator(pending_.end()));
+        pending_.clear();
+    }
+    if (batch.empty())
+        return true;
+    std::vector<PeerWrite> folded = coalescePeerWrites(batch);
+    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
+        applyPeerWrites(session, folded);
+        return WorkOutcome{};
+    });
+    if (outcome.status == DbStatus::Ok) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stats_.written += folded.size();
+            ++stats_.flushes;
+        }
+        if (afterFlush_)
+            afterFlush_();
+        return true;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Back in front of what came since, in order; the oldest go first if that overfills.
+    ++stats_.failedFlushes;
+    pending_.insert(pending_.begin(), std::make_move_iterator(folded.begin()),
+                    std::make_move_iterator(folded.end()));
+    while (pending_.size() > maxPending_) {
+        pending_.pop_front();
+        ++stats_.dropped;
+    }
+    util::logErrorThrottled("peer-writer",
+                            "writing peers failed, kept for the next try: " + outcome.message);
+    return false;
+}
+
+void PeerWriter::run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, interval_, [this] { return stopping_; });
+        if (stopping_)
+            break;
+        lock.unlock();
+        try {
+            flush();
+        } catch (const std::exception& error) {  // not a database error: out of memory
+            util::logErrorThrottled("peer-writer", std::string("flush failed: ") + error.what());
+        }
+        lock.lock();
+    }
+}
+
+void PeerWriter::stop() {
+    {
+        std::lock_guard<std::mutex> stopping(stopping_mutex_);
+        if (thread_.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                stopping_ = true;
+            }
+            wake_.notify_all();
+            thread_.join();
+        }
+    }
+    flush();  // what is left, and anything queued after an earlier stop()
+}
+
+PeerWriter::Stats PeerWriter::stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Stats stats = stats_;
+    stats.pending = pending_.size();
+    return stats;
+}
+
+}  // namespace tracker::feed

@@ -1,0 +1,95 @@
+// Write-behind for `peers`: announces queue their change and return at once; one thread writes
+// what gathered every flush interval, one peer once, in multi-row statements. A peer is in the
+// table within about one interval; a crash of the process loses at most the queue (clients
+// re-announce within `interval`, so the swarm heals by itself).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "db/connection_pool.h"
+#include "feed/feed_stats.h"
+#include "protocol/peer_address.h"
+#include "swarms/peer.h"
+
+namespace tracker::feed {
+
+// One announce's change to its peer row.
+struct PeerWrite {
+    enum class Kind : std::uint8_t { Upsert, Delete };
+    Kind kind = Kind::Upsert;
+    // Count a download unless the table already holds this peer as a seeder (the first
+    // completion of a batch, judged against the rows as they were before it).
+    bool completed = false;
+    // Downloads to count whatever the table says: completions later in a batch, after an
+    // earlier write of the same batch made the peer a leecher or removed it.
+    std::uint16_t moreCompletions = 0;
+    std::uint32_t tid = 0;
+    swarms::FixedBytes<10> uid;
+    swarms::FixedBytes<20> peerId;
+    protocol::PeerAddress address;
+    std::uint16_t port = 0;
+    bool requiresCrypto = false;
+    std::uint64_t left = 0;  // `residual`
+};
+
+// Folds writes (in arrival order) to one per peer, sorted by (tid, uid) so that concurrent
+// writers lock rows in one order. The last write wins; completions count as they would have
+// one by one: not while the peer is a seeder (a repeat), again after it leeched or left.
+std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
+
+// Applies coalesced writes on one session, in one transaction (a batch counts its completions
+// once even when it fails and is tried again): completions first (they look at the rows as
+// they were), then deletes, then upserts in multi-row statements. The batch takes one number
+// of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
+// a flush every few hundred milliseconds can afford and a write per announce pays for.
+// Throws sql::SQLException.
+void applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
+
+class PeerWriter {
+  public:
+    using Stats = WriterStats;
+
+    // `maxPending` bounds the queue while the database is unreachable: past it, the oldest
+    // writes are dropped (and counted) rather than the process growing without end.
+    // `afterFlush` runs on the flushing thread after each batch is committed (the replica's
+    // feed: this process's own writes are then followed at once, not at the next pull).
+    PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
+               std::size_t maxPending = 500000, std::function<void()> afterFlush = {});
+    ~PeerWriter();
+    PeerWriter(const PeerWriter&) = delete;
+    PeerWriter& operator=(const PeerWriter&) = delete;
+
+    void enqueue(const PeerWrite& write);
+    // Writes everything queued so far, on the caller's thread. False if the database failed
+    // (the writes stay queued).
+    bool flush();
+    // Stops the thread after a last flush. Called by the destructor too.
+    void stop();
+    Stats stats() const;
+
+  private:
+    void run();
+
+    db::ConnectionPool& pool_;
+    std::chrono::milliseconds interval_;
+    std::size_t maxPending_;
+    std::function<void()> afterFlush_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<PeerWrite> pending_;
+    bool stopping_ = false;
+    Stats stats_;
+    std::mutex flushing_;  // one flush at a time, so a failed batch goes back in order
+    std::mutex stopping_mutex_;
+    std::thread thread_;
+};
+
+}  // namespace tracker::feed

@@ -1,0 +1,307 @@
+// tracker-cron's cleanup against a real MariaDB (started by tests/run): which peers and torrents
+// go and which stay, exact counters, bounded batches, and one run at a time.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "admin/cleanup.h"
+#include "db_fixture.h"
+
+using tracker::admin::CleanupPolicy;
+using tracker::admin::CleanupResult;
+using tracker::admin::CleanupStatus;
+using tracker::admin::runCleanup;
+
+namespace {
+
+// The policy the default config gives: minInterval 300 + maxInterval 900, 7 days, 1000 rows.
+CleanupPolicy defaultPolicy() {
+    return tracker::admin::cleanupPolicyFor(tracker::Config{});
+}
+
+CleanupResult clean(const CleanupPolicy& policy) {
+    return runCleanup(itest::testDatabase(), policy);
+}
+
+// Other tests share the database: clear what is already due, so that each test's counts are
+// its own rows only.
+void settle() {
+    auto result = clean(defaultPolicy());
+    REQUIRE(result.status == CleanupStatus::Done);
+}
+
+// A peer last heard from `ageSeconds` ago; returns its pid.
+long long addPeer(itest::Sql& db, const itest::Torrent& torrent, const std::string& uid,
+                  long long residual, long long ageSeconds) {
+    std::string age = "NOW() - INTERVAL " + std::to_string(ageSeconds) + " SECOND";
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual, added, updated) VALUES (" +
+            std::to_string(torrent.tid) + ", '" + uid + "', '" + itest::hex(uid).substr(0, 20) +
+            "', '10.9.0.1', 6881, " + std::to_string(residual) + ", " + age + ", " + age + ")");
+    return db.scalar("SELECT pid FROM peers WHERE tid = " + std::to_string(torrent.tid) +
+                     " AND uid = '" + uid + "'");
+}
+
+// Registration and last change `addedDays` / `updatedDays` ago. Set after the peers are added:
+// the counter triggers move `tracker_swarms.last_change`.
+void ageTorrent(itest::Sql& db, const itest::Torrent& torrent, long long addedDays,
+                long long updatedDays) {
+    db.exec("UPDATE torrents SET added = NOW() - INTERVAL " + std::to_string(addedDays) +
+            " DAY, updated = NOW() - INTERVAL " + std::to_string(updatedDays) +
+            " DAY WHERE tid = " + std::to_string(torrent.tid));
+    db.exec("UPDATE tracker_swarms SET last_change = NOW() - INTERVAL " +
+            std::to_string(updatedDays) + " DAY WHERE tid = " + std::to_string(torrent.tid));
+}
+
+bool peerExists(itest::Sql& db, long long pid) {
+    return db.scalar("SELECT COUNT(*) FROM peers WHERE pid = " + std::to_string(pid)) == 1;
+}
+
+bool torrentExists(itest::Sql& db, const itest::Torrent& torrent) {
+    return db.scalar("SELECT COUNT(*) FROM torrents WHERE tid = " + std::to_string(torrent.tid)) ==
+           1;
+}
+
+long long counter(itest::Sql& db, const itest::Torrent& torrent, const std::string& column) {
+    return db.scalar("SELECT COALESCE((SELECT " + column +
+                     " FROM tracker_swarms WHERE tid = " + std::to_string(torrent.tid) + "), 0)");
+}
+
+long long counted(itest::Sql& db, const itest::Torrent& torrent, const std::string& condition) {
+    return db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid) +
+                     " AND " + condition);
+}
+
+}  // namespace
+
+TEST_CASE("cleanup: peers expire after minInterval + maxInterval, not before") {
+    itest::Sql db;
+    settle();
+    tracker::Config config;
+    config.minInterval = 300;
+    config.maxInterval = 900;
+    CleanupPolicy policy = tracker::admin::cleanupPolicyFor(config);
+    REQUIRE(policy.peerTimeoutSeconds == 1200);
+
+    auto torrent = itest::registerTorrent(db, "expiry");
+    long long justExpired = addPeer(db, torrent, "old", 5, 1200 + 10);
+    long long justAlive = addPeer(db, torrent, "young", 5, 1200 - 10);
+    // The PHP's sign bug expired peers after maxInterval - minInterval = 600 s.
+    long long phpWouldDrop = addPeer(db, torrent, "php", 0, 700);
+    long long fresh = addPeer(db, torrent, "fresh", 0, 0);
+
+    auto result = clean(policy);
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.message.empty());
+    CHECK(result.peersRemoved == 1);
+    CHECK(result.torrentsRemoved == 0);
+    CHECK(result.batches == 1);
+    CHECK_FALSE(peerExists(db, justExpired));
+    CHECK(peerExists(db, justAlive));
+    CHECK(peerExists(db, phpWouldDrop));
+    CHECK(peerExists(db, fresh));
+    CHECK(torrentExists(db, torrent));
+    // Seconds from expiry: gone now, so that they cannot expire during a later test.
+    db.exec("DELETE FROM peers WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("cleanup: a torrent with peers is never removed, however old its dates") {
+    itest::Sql db;
+    settle();
+    auto busy = itest::registerTorrent(db, "busy");
+    long long busyPeer = addPeer(db, busy, "live", 0, 60);
+    ageTorrent(db, busy, 365, 365);  // no completion for a year: the PHP deleted it
+
+    // Its only peer expires in this run: the trigger that counts it out moves `last_change`, so the
+    // torrent's idle time starts now and it stays.
+    auto emptied = itest::registerTorrent(db, "emptied");
+    addPeer(db, emptied, "gone", 10, 5000);
+    ageTorrent(db, emptied, 365, 365);
+
+    auto result = clean(defaultPolicy());
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 1);
+    CHECK(result.torrentsRemoved == 0);
+    CHECK(torrentExists(db, busy));
+    CHECK(peerExists(db, busyPeer));
+    CHECK(torrentExists(db, emptied));
+    CHECK(counted(db, emptied, "1") == 0);
+    CHECK(db.scalar("SELECT last_change > NOW() - INTERVAL 1 MINUTE FROM tracker_swarms WHERE "
+                    "tid = " +
+                    std::to_string(emptied.tid)) == 1);
+}
+
+TEST_CASE("cleanup: a peerless torrent goes once idle past torrentTtlDays, banned ones stay") {
+    itest::Sql db;
+    settle();
+    auto idle8 = itest::registerTorrent(db, "idle 8 days");
+    ageTorrent(db, idle8, 8, 8);
+    auto idle6 = itest::registerTorrent(db, "idle 6 days");
+    ageTorrent(db, idle6, 6, 6);
+    // Registered long ago, but its last peer left (or a completion came) 2 days ago.
+    auto recentlyActive = itest::registerTorrent(db, "active 2 days ago");
+    ageTorrent(db, recentlyActive, 30, 2);
+    auto banned = itest::registerTorrent(db, "banned", true);
+    ageTorrent(db, banned, 400, 400);
+    auto fresh = itest::registerTorrent(db, "just registered");
+
+    auto result = clean(defaultPolicy());
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 0);
+    CHECK(result.torrentsRemoved == 1);
+    CHECK(result.batches == 1);
+    CHECK_FALSE(torrentExists(db, idle8));
+    CHECK(torrentExists(db, idle6));
+    CHECK(torrentExists(db, recentlyActive));
+    CHECK(torrentExists(db, banned));
+    CHECK(torrentExists(db, fresh));
+}
+
+TEST_CASE("cleanup: torrentTtlDays 0 never removes a torrent") {
+    itest::Sql db;
+    settle();
+    auto ancient = itest::registerTorrent(db, "ancient");
+    ageTorrent(db, ancient, 4000, 4000);
+    long long expired = addPeer(db, itest::registerTorrent(db, "with expired peer"), "x", 1, 9999);
+
+    CleanupPolicy policy = defaultPolicy();
+    policy.torrentTtlDays = 0;
+    auto result = clean(policy);
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 1);
+    CHECK(result.torrentsRemoved == 0);
+    CHECK(torrentExists(db, ancient));
+    CHECK_FALSE(peerExists(db, expired));
+
+    CHECK(clean(defaultPolicy()).torrentsRemoved == 1);  // the same torrent with a 7-day TTL
+    CHECK_FALSE(torrentExists(db, ancient));
+}
+
+TEST_CASE("cleanup: seeder and leecher counters stay exact") {
+    itest::Sql db;
+    settle();
+    auto first = itest::registerTorrent(db, "counters 1");
+    auto second = itest::registerTorrent(db, "counters 2");
+    addPeer(db, first, "s1", 0, 10);
+    addPeer(db, first, "s2", 0, 3000);  // expired seeder
+    addPeer(db, first, "s3", 0, 100);
+    addPeer(db, first, "l1", 50, 2000);  // expired leecher
+    addPeer(db, first, "l2", 50, 20);
+    addPeer(db, first, "l3", 50, 5000);  // expired leecher
+    addPeer(db, first, "l4", 50, 30);
+    addPeer(db, second, "s1", 0, 4000);  // expired: the swarm empties
+    addPeer(db, second, "l1", 9, 4000);  // expired
+    REQUIRE(counter(db, first, "seeders") == 3);
+    REQUIRE(counter(db, first, "leechers") == 4);
+
+    auto result = clean(defaultPolicy());
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 5);
+    CHECK(counter(db, first, "seeders") == 2);
+    CHECK(counter(db, first, "leechers") == 2);
+    CHECK(counted(db, first, "residual = 0") == 2);
+    CHECK(counted(db, first, "residual > 0") == 2);
+    CHECK(counter(db, second, "seeders") == 0);
+    CHECK(counter(db, second, "leechers") == 0);
+    // And every torrent in the database agrees with a COUNT.
+    CHECK(db.scalar("SELECT COUNT(*) FROM torrents t LEFT JOIN tracker_swarms s USING (tid) "
+                    "WHERE COALESCE(s.seeders, 0) <> (SELECT COUNT(*) FROM peers p WHERE "
+                    "p.tid = t.tid AND p.residual = 0) OR COALESCE(s.leechers, 0) <> "
+                    "(SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND p.residual > 0)") == 0);
+}
+
+TEST_CASE("cleanup: deletes in batches of cleanupBatchSize rows, keeping live rows between") {
+    itest::Sql db;
+    settle();
+    auto a = itest::registerTorrent(db, "batches a");
+    auto b = itest::registerTorrent(db, "batches b");
+    for (int i = 0; i < 95; ++i) {
+        addPeer(db, i % 2 == 0 ? a : b, "e" + std::to_string(i), i % 3, 1300 + i);
+        if (i % 5 == 0)  // live peers interleaved in pid order: inside the batches' ranges
+            addPeer(db, i % 2 == 0 ? b : a, "f" + std::to_string(i), i % 3, 5);
+    }
+    REQUIRE(counted(db, a, "1") + counted(db, b, "1") == 95 + 19);
+
+    CleanupPolicy policy = defaultPolicy();
+    policy.batchSize = 10;
+    policy.torrentTtlDays = 0;
+    auto result = clean(policy);
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 95);
+    CHECK(result.batches == 10);
+    CHECK(counted(db, a, "1") + counted(db, b, "1") == 19);
+    CHECK(counted(db, a, "updated < NOW() - INTERVAL 1200 SECOND") == 0);
+    CHECK(counter(db, a, "seeders") + counter(db, a, "leechers") == counted(db, a, "1"));
+    CHECK(counter(db, b, "seeders") + counter(db, b, "leechers") == counted(db, b, "1"));
+}
+
+TEST_CASE("cleanup: a dry run counts what a real run removes, and removes nothing") {
+    itest::Sql db;
+    settle();
+    auto dead = itest::registerTorrent(db, "dead");
+    ageTorrent(db, dead, 10, 10);
+    auto swarm = itest::registerTorrent(db, "dry swarm");
+    long long expired1 = addPeer(db, swarm, "x1", 0, 2000);
+    long long expired2 = addPeer(db, swarm, "x2", 7, 2000);
+    long long alive = addPeer(db, swarm, "a1", 7, 2);
+
+    CleanupPolicy policy = defaultPolicy();
+    policy.dryRun = true;
+    auto dry = clean(policy);
+    REQUIRE(dry.status == CleanupStatus::Done);
+    CHECK(dry.peersRemoved == 2);
+    CHECK(dry.torrentsRemoved == 1);
+    CHECK(dry.batches == 0);
+    CHECK(peerExists(db, expired1));
+    CHECK(peerExists(db, expired2));
+    CHECK(torrentExists(db, dead));
+
+    auto real = clean(defaultPolicy());
+    REQUIRE(real.status == CleanupStatus::Done);
+    CHECK(real.peersRemoved == 2);
+    CHECK(real.torrentsRemoved == 1);
+    CHECK_FALSE(peerExists(db, expired1));
+    CHECK(peerExists(db, alive));
+    CHECK_FALSE(torrentExists(db, dead));
+}
+
+TEST_CASE("cleanup: a second run while one holds the lock does nothing and says so") {
+    itest::Sql db;
+    settle();
+    auto torrent = itest::registerTorrent(db, "locked");
+    long long expired = addPeer(db, torrent, "late", 3, 3600);
+
+    itest::Sql otherRun;
+    const std::string lockName = tracker::admin::cleanupLockName(itest::testDatabase());
+    CHECK(lockName == "tracker-cron:" + itest::testDatabase().name);
+    REQUIRE(otherRun.scalar("SELECT GET_LOCK('" + lockName + "', 0)") == 1);
+
+    auto refused = clean(defaultPolicy());
+    CHECK(refused.status == CleanupStatus::AnotherRunning);
+    CHECK_THAT(refused.message, Catch::Contains("another tracker-cron is running"));
+    CHECK(refused.peersRemoved == 0);
+    CHECK(refused.batches == 0);
+    CHECK(peerExists(db, expired));
+
+    CleanupPolicy waiting = defaultPolicy();
+    waiting.lockWaitSeconds = 1;
+    auto waited = clean(waiting);
+    CHECK(waited.status == CleanupStatus::AnotherRunning);
+    CHECK(waited.elapsed >= std::chrono::milliseconds(900));
+    CHECK(peerExists(db, expired));
+
+    REQUIRE(otherRun.scalar("SELECT RELEASE_LOCK('" + lockName + "')") == 1);
+    auto done = clean(defaultPolicy());
+    CHECK(done.status == CleanupStatus::Done);
+    CHECK(done.peersRemoved == 1);
+    CHECK_FALSE(peerExists(db, expired));
+}
+
+TEST_CASE("cleanup: an unreachable database is an error naming where it looked") {
+    tracker::DatabaseConfig nowhere = itest::testDatabase();
+    nowhere.socket = "/nonexistent/tracker-test/mysql.sock";
+    auto result = runCleanup(nowhere, defaultPolicy());
+    CHECK(result.status == CleanupStatus::Unreachable);
+    CHECK_THAT(result.message, Catch::Contains("/nonexistent/tracker-test/mysql.sock"));
+    CHECK(result.peersRemoved == 0);
+}

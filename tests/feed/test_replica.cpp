@@ -1,0 +1,466 @@
+// Each process's replica of the swarms against a real MariaDB: it follows what the flushes
+// write (its own and another process's), stopped peers, bans and completions, catches on a
+// reload what other writers did, and is not used once it has fallen behind.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "db/connection_pool.h"
+#include "db_fixture.h"
+#include "feed/feed_statements.h"
+#include "feed/peer_writer.h"
+#include "feed/replica_feed.h"
+#include "store/mysql_swarm_store.h"
+
+using namespace std::chrono_literals;
+using tracker::db::ConnectionPool;
+using tracker::feed::PeerWrite;
+using tracker::feed::PeerWriter;
+using tracker::feed::ReplicaFeed;
+using tracker::protocol::AnnounceEvent;
+using tracker::store::MysqlSwarmStore;
+using tracker::store::StoreStatus;
+using tracker::store::SwarmStoreOptions;
+using tracker::swarms::SwarmReplica;
+
+namespace {
+
+// A feed the test steps by hand, reading the registry on every step.
+ReplicaFeed::Options handDriven() {
+    ReplicaFeed::Options options;
+    options.startThread = false;
+    options.registryInterval = 0ms;
+    options.reloadInterval = 1h;
+    options.staleAfter = 1h;
+    options.reloadChunk = 7;  // several chunks even for a few peers
+    return options;
+}
+
+// One worker process: a pool, a write-behind flushed by hand, a replica stepped by hand.
+struct Process {
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    PeerWriter writer{pool, 1h};
+    ReplicaFeed feed{pool, handDriven()};
+    MysqlSwarmStore store{pool, options()};
+
+    SwarmStoreOptions options() {
+        SwarmStoreOptions options;
+        options.writer = &writer;
+        options.replica = &feed;
+        return options;
+    }
+    SwarmReplica::Answer find(const itest::Torrent& torrent, bool leechersOnly = false) {
+        const SwarmReplica* replica = feed.freshReplica(ReplicaFeed::Clock::now());
+        REQUIRE(replica != nullptr);
+        return replica->find(torrent.hash, leechersOnly, 1000, 0);
+    }
+};
+
+std::set<std::string> uids(const SwarmReplica::Answer& answer) {
+    std::set<std::string> out;
+    for (const auto& peer : answer.peers)
+        out.insert(std::string(peer.uid.view()));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, completions") {
+    itest::Sql db;
+    Process one, other;
+    auto torrent = itest::registerTorrent(db, "followed");
+    REQUIRE(one.feed.step());  // the first step loads everything
+    REQUIRE(other.feed.step());
+    CHECK(one.find(torrent).found == SwarmReplica::Found::Registered);
+    CHECK(one.find(torrent).peers.empty());
+
+    for (std::string uid : {"a", "b", "c"})
+        REQUIRE(one.store.announce(itest::announceFor(torrent, uid, "10.20.0.1", 100), 51).status ==
+                StoreStatus::Ok);
+    REQUIRE(other.store.announce(itest::announceFor(torrent, "d", "10.20.0.2", 0), 51).status ==
+            StoreStatus::Ok);
+    REQUIRE(one.feed.step());
+    CHECK(one.find(torrent).peers.empty());  // not flushed yet: nothing to follow
+    REQUIRE(one.writer.flush());
+    REQUIRE(other.writer.flush());
+    for (Process* process : {&one, &other}) {
+        REQUIRE(process->feed.step());
+        auto answer = process->find(torrent);
+        CHECK(uids(answer) == std::set<std::string>{"a", "b", "c", "d"});
+        CHECK(answer.counts.complete == 1);
+        CHECK(answer.counts.incomplete == 3);
+        CHECK(uids(process->find(torrent, true)) == std::set<std::string>{"a", "b", "c"});
+    }
+
+    // The answer comes from the replica: the swarm as followed, without this announce.
+    auto answered = one.store.announce(itest::announceFor(torrent, "e", "10.20.0.3", 100), 51);
+    REQUIRE(answered.status == StoreStatus::Ok);
+    CHECK(answered.peers.size() == 4);
+    CHECK(answered.counts.incomplete == 3);
+
+    auto stop = itest::announceFor(torrent, "a", "10.20.0.1", 100);
+    stop.event = AnnounceEvent::Stopped;
+    REQUIRE(one.store.announce(stop, 51).status == StoreStatus::Ok);
+    auto finish = itest::announceFor(torrent, "b", "10.20.0.1", 0);
+    finish.event = AnnounceEvent::Completed;
+    REQUIRE(one.store.announce(finish, 51).status == StoreStatus::Ok);
+    REQUIRE(one.writer.flush());
+    CHECK(db.scalar("SELECT COUNT(*) FROM tracker_departures WHERE tid = " +
+                    std::to_string(torrent.tid)) == 1);
+    for (Process* process : {&one, &other}) {
+        REQUIRE(process->feed.step());
+        auto answer = process->find(torrent);
+        CHECK(uids(answer) == std::set<std::string>{"b", "c", "d", "e"});
+        CHECK(answer.counts.complete == 2);
+        CHECK(answer.counts.incomplete == 2);
+        CHECK(answer.counts.downloaded == 1);
+    }
+    // Both followed up to the table's last sequence number.
+    auto last =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"));
+    CHECK(one.feed.stats().sequence == last);
+    CHECK(other.feed.stats().sequence == last);
+
+    // A stopped peer that comes back is back.
+    auto back = itest::announceFor(torrent, "a", "10.20.0.1", 100);
+    REQUIRE(other.store.announce(back, 51).status == StoreStatus::Ok);
+    REQUIRE(other.writer.flush());
+    REQUIRE(one.feed.step());
+    CHECK(uids(one.find(torrent)).count("a") == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("bans and registrations reach the replica with the registry; new torrents at once") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "to ban");
+    REQUIRE(process.feed.step());
+    db.exec("UPDATE torrents SET banned = 1 WHERE tid = " + std::to_string(torrent.tid));
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Registered);  // not read yet
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Banned);
+    CHECK(process.store.announce(itest::announceFor(torrent, "x", "10.21.0.1", 5), 51).status ==
+          StoreStatus::Banned);
+
+    // Registered since the replica's last registry read: the announce reads the database.
+    auto fresh = itest::registerTorrent(db, "just registered");
+    CHECK(process.find(fresh).found == SwarmReplica::Found::Unknown);
+    CHECK(process.store.announce(itest::announceFor(fresh, "y", "10.21.0.2", 5), 51).status ==
+          StoreStatus::Ok);
+    auto unknown = itest::registerTorrent(db, "unregistered");
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(unknown.tid));
+    CHECK(process.store.announce(itest::announceFor(unknown, "z", "10.21.0.3", 5), 51).status ==
+          StoreStatus::NotRegistered);
+    db.exec("DELETE FROM torrents WHERE tid IN (" + std::to_string(torrent.tid) + ", " +
+            std::to_string(fresh.tid) + ")");
+}
+
+TEST_CASE("writers other than the flushes are followed too: a PHP page, the cleanup") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "php writes");
+    std::string tid = std::to_string(torrent.tid);
+    REQUIRE(process.feed.step());
+    // As the PHP front end writes: its own columns only, a statement at a time.
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " + tid +
+            ", CONCAT('p', seq), CONCAT('-PH0001-', seq), '10.22.0.1', 6881, seq % 2 FROM "
+            "seq_1_to_20");
+    REQUIRE(process.feed.step());
+    auto answer = process.find(torrent);
+    CHECK(answer.peers.size() == 20);
+    CHECK(answer.counts.complete == 10);
+    db.exec("UPDATE peers SET residual = 0, port = 7777 WHERE tid = " + tid + " AND uid = 'p1'");
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid IN ('p2', 'p3')");  // expired
+    REQUIRE(process.feed.step());
+    answer = process.find(torrent);
+    CHECK(answer.peers.size() == 18);
+    CHECK(answer.counts.complete == 10);  // p1 turned seeder, p2 (a seeder) expired
+    CHECK(answer.counts.incomplete == 8);
+    for (const auto& peer : answer.peers)
+        if (peer.uid.view() == "p1")
+            CHECK(peer.port == 7777);
+    CHECK(uids(answer).count("p2") == 0);
+
+    // A reload (here in chunks of 7 rows) lands on the same.
+    REQUIRE(process.feed.reload());
+    CHECK(uids(process.find(torrent)) == uids(answer));
+    CHECK(process.feed.stats().reloads == 2);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequence number") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "quiet");
+    std::string tid = std::to_string(torrent.tid);
+    auto seqOf = [&](const std::string& uid) {
+        return db.scalar("SELECT seq FROM peers WHERE tid = " + tid + " AND uid = '" + uid + "'");
+    };
+    auto counter = [&] { return db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"); };
+    auto flushed = [&](const tracker::protocol::AnnounceRequest& request) {
+        REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+        REQUIRE(process.writer.flush());
+    };
+    // One client, announcing again and again (announceFor draws a new peer id each call).
+    auto client = itest::announceFor(torrent, "q", "10.26.0.1", 100);
+    auto as = [&](std::uint64_t left, std::uint16_t port, const char* ip) {
+        auto request = client;
+        request.left = left;
+        request.port = port;
+        request.address = *tracker::protocol::PeerAddress::parse(ip);
+        request.connectionAddress = request.address;
+        return request;
+    };
+    REQUIRE(process.feed.step());
+    flushed(client);
+    REQUIRE(process.feed.step());
+    auto joined = seqOf("q");
+    CHECK(joined > 0);
+    auto changesBefore = process.feed.stats().changes;
+
+    // Again, and with less left (still a leecher): the row's time and residual move, its
+    // number does not, and the pull has nothing to carry; yet it knows how far it has read.
+    flushed(client);
+    flushed(as(40, 6881, "10.26.0.1"));
+    CHECK(seqOf("q") == joined);
+    CHECK(db.scalar("SELECT residual FROM peers WHERE tid = " + tid + " AND uid = 'q'") == 40);
+    REQUIRE(process.feed.step());
+    CHECK(process.feed.stats().changes == changesBefore);
+    CHECK(process.feed.stats().sequence == static_cast<std::uint64_t>(counter()));
+
+    // What the replica holds does move it: a seeder now, another port, another address.
+    flushed(as(0, 6881, "10.26.0.1"));
+    auto seeded = seqOf("q");
+    CHECK(seeded > joined);
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).counts.complete == 1);
+    flushed(as(0, 7001, "10.26.0.1"));
+    CHECK(seqOf("q") > seeded);
+    auto moved = seqOf("q");
+    flushed(as(0, 7001, "10.26.0.2"));
+    CHECK(seqOf("q") > moved);
+    auto readdressed = seqOf("q");
+    auto restarted = as(0, 7001, "10.26.0.2");  // the client restarted: a new peer id
+    restarted.peerId[0] ^= 0x5a;
+    flushed(restarted);
+    CHECK(seqOf("q") > readdressed);
+    auto renamed = seqOf("q");
+    auto encrypted = restarted;  // now it asks peers for encrypted connections only
+    encrypted.requireCrypto = true;
+    flushed(encrypted);
+    CHECK(seqOf("q") > renamed);
+    REQUIRE(process.feed.step());
+    auto answer = process.find(torrent);
+    REQUIRE(answer.peers.size() == 1);
+    CHECK(answer.peers[0].port == 7001);
+    CHECK(answer.peers[0].address == *tracker::protocol::PeerAddress::parse("10.26.0.2"));
+    CHECK(answer.peers[0].peerId.view() ==
+          std::string_view(restarted.peerId.data(), restarted.peerId.size()));
+    CHECK(answer.peers[0].requiresCrypto);
+
+    // A writer that numbers per row (the PHP page) takes no number for a quiet update.
+    auto before = counter();
+    db.exec("UPDATE peers SET updated = NOW() + INTERVAL 1 SECOND WHERE tid = " + tid);
+    CHECK(counter() == before);
+    db.exec("UPDATE peers SET port = 7002 WHERE tid = " + tid);
+    CHECK(counter() == before + 1);
+    CHECK(seqOf("q") == before + 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a replica that has not caught up lately is not used") {
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    ReplicaFeed::Options options = handDriven();
+    options.staleAfter = 50ms;
+    ReplicaFeed feed(pool, options);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);  // never loaded
+    // Judged at given instants, not against the wall clock: a step may take longer than
+    // staleAfter on a loaded machine (a sanitizer build), and that must not fail the test.
+    auto before = ReplicaFeed::Clock::now();
+    REQUIRE(feed.step());
+    auto after = ReplicaFeed::Clock::now();
+    CHECK(feed.freshReplica(before) != nullptr);  // stamped no earlier than the step began
+    CHECK(feed.freshReplica(after + options.staleAfter + 1ms) == nullptr);
+    std::this_thread::sleep_for(80ms);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
+    before = ReplicaFeed::Clock::now();
+    REQUIRE(feed.step());  // a pull freshens it again
+    CHECK(feed.freshReplica(before) != nullptr);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now() + options.staleAfter + 1ms) == nullptr);
+}
+
+TEST_CASE("a stop and a return of one peer in one pull land in the order they were made") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "stop and return");
+    auto join = itest::announceFor(torrent, "x", "10.23.0.1", 100);
+    auto stop = join;
+    stop.event = AnnounceEvent::Stopped;
+    auto flushed = [&](const tracker::protocol::AnnounceRequest& request) {
+        REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+        REQUIRE(process.writer.flush());  // a flush, a sequence number, each
+    };
+    flushed(join);
+    REQUIRE(process.feed.step());
+    REQUIRE(uids(process.find(torrent)) == std::set<std::string>{"x"});
+
+    flushed(stop);
+    flushed(join);  // the departure, then the row, in one pull
+    REQUIRE(process.feed.step());
+    CHECK(uids(process.find(torrent)) == std::set<std::string>{"x"});
+
+    flushed(join);
+    flushed(stop);  // the row (rewritten), then the departure
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).peers.empty());
+
+    flushed(join);
+    flushed(stop);
+    flushed(join);
+    flushed(stop);
+    REQUIRE(process.feed.step());
+    CHECK(process.find(torrent).peers.empty());
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a replica pulling while two processes flush at once ends where the table is") {
+    itest::Sql db;
+    std::vector<itest::Torrent> torrents;
+    for (int i = 0; i < 3; ++i)
+        torrents.push_back(itest::registerTorrent(db, "busy " + std::to_string(i)));
+    ConnectionPool feedPool(itest::testDatabase(), 1, 1000ms);
+    ReplicaFeed::Options options;
+    options.pullInterval = 2ms;
+    options.registryInterval = 1h;
+    options.reloadInterval = 1h;
+    options.staleAfter = 1h;
+    ReplicaFeed feed(feedPool, options);  // its own thread, pulling all along
+
+    // Two processes write new peers (each written once: a change the feed missed would stay
+    // missing, not be mended by a later write) and remove some of their earlier ones, flushing
+    // every few milliseconds: their flushes overlap the pulls all along.
+    auto writeAtRandom = [&](unsigned seed) {
+        ConnectionPool pool(itest::testDatabase(), 2, 2000ms);
+        PeerWriter writer(pool, 3ms);
+        std::mt19937 rng(seed);
+        auto until = std::chrono::steady_clock::now() + 1500ms;
+        for (unsigned n = 0; std::chrono::steady_clock::now() < until; ++n) {
+            PeerWrite write;
+            unsigned peer = n;
+            if (n > 10 && rng() % 5 == 0) {
+                write.kind = PeerWrite::Kind::Delete;
+                peer = static_cast<unsigned>(rng() % n);
+            }
+            write.tid = static_cast<std::uint32_t>(torrents[peer % torrents.size()].tid);
+            write.uid.assign("c" + std::to_string(seed) + "-" + std::to_string(peer));
+            write.peerId.assign("-CC0001-" + std::to_string(seed));
+            write.address = *tracker::protocol::PeerAddress::parse("10.24.0.1");
+            write.port = static_cast<std::uint16_t>(1000 + peer % 1000);
+            write.left = peer % 2 == 0 ? 0 : 500;
+            writer.enqueue(write);
+            std::this_thread::sleep_for(100us);
+        }
+        writer.stop();
+        CHECK(writer.stats().pending == 0);
+    };
+    std::thread one(writeAtRandom, 1), other(writeAtRandom, 2);
+    one.join();
+    other.join();
+
+    auto last =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"));
+    for (int i = 0; i < 500 && feed.stats().sequence < last; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(feed.stats().sequence == last);
+    CHECK(feed.stats().changes > 1000);
+    for (const auto& torrent : torrents) {
+        std::map<std::string, std::pair<bool, int>> table;  // uid -> (seeder, port)
+        std::unique_ptr<sql::Statement> query(db.connection().createStatement());
+        std::unique_ptr<sql::ResultSet> rows(query->executeQuery(
+            "SELECT uid, seeding, port FROM peers WHERE tid = " + std::to_string(torrent.tid)));
+        while (rows->next())
+            table[rows->getString(1).asStdString()] = {rows->getInt(2) != 0, rows->getInt(3)};
+        std::map<std::string, std::pair<bool, int>> followed;
+        auto answer = feed.replica().find(torrent.hash, false, 1000000, 0);
+        for (const auto& peer : answer.peers)
+            followed[std::string(peer.uid.view())] = {peer.seeder, peer.port};
+        std::string differences;
+        for (const auto& [uid, row] : table) {
+            auto at = followed.find(uid);
+            if (at == followed.end())
+                differences += " missing " + uid;
+            else if (at->second != row)
+                differences += " differs " + uid;
+        }
+        for (const auto& [uid, row] : followed)
+            if (table.count(uid) == 0)
+                differences += " extra " + uid;
+        INFO("table " << table.size() << " rows, replica " << followed.size() << ":"
+                      << differences.substr(0, 600));
+        CHECK(differences.empty());
+        CHECK(answer.counts.complete + answer.counts.incomplete ==
+              static_cast<std::int64_t>(table.size()));
+    }
+    for (const auto& torrent : torrents)
+        db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("with its replica behind, an announce is answered from the database") {
+    itest::Sql db;
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    PeerWriter writer{pool, 1h};
+    ReplicaFeed::Options options = handDriven();
+    // Long enough that the step, the insert and the first announce fit in it even under a
+    // sanitizer; the reload in large chunks so the first step is quick.
+    options.staleAfter = 1500ms;
+    options.reloadChunk = 100000;
+    ReplicaFeed feed(pool, options);
+    SwarmStoreOptions storeOptions;
+    storeOptions.writer = &writer;
+    storeOptions.replica = &feed;
+    MysqlSwarmStore store(pool, storeOptions);
+    auto torrent = itest::registerTorrent(db, "behind");
+    REQUIRE(feed.step());
+    // Rows written since the last pull: the replica has not followed them yet, the table has
+    // them, so the two paths answer apart.
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " +
+            std::to_string(torrent.tid) +
+            ", CONCAT('b', seq), CONCAT('-BH0001-', seq), '10.25.0.1', 6881, 9 FROM seq_1_to_5");
+    auto fromReplica = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
+    REQUIRE(fromReplica.status == StoreStatus::Ok);
+    CHECK(fromReplica.peers.empty());
+    std::this_thread::sleep_for(1600ms);
+    auto fromDatabase = store.announce(itest::announceFor(torrent, "r", "10.25.0.2", 5), 51);
+    REQUIRE(fromDatabase.status == StoreStatus::Ok);
+    CHECK(fromDatabase.peers.size() == 5);
+    CHECK(fromDatabase.counts.incomplete == 5);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("the feed's read is a range seek on the sequence number") {
+    itest::Sql db;
+    std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
+        std::string("EXPLAIN FORMAT=JSON ") + tracker::feed::statements::kPeerFeed));
+    // As a pull asks: the changes after the latest few.
+    auto recent =
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1")) -
+        10;
+    explain->setUInt64(1, recent);
+    explain->setUInt64(2, recent);
+    std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
+    REQUIRE(rows->next());
+    std::string plan = rows->getString(1).asStdString();
+    INFO(plan);
+    CHECK(plan.find("\"key\": \"peers_seq\"") != std::string::npos);
+    CHECK(plan.find("\"key\": \"departures_seq\"") != std::string::npos);
+    std::size_t ranges = 0;  // the peers part and the departures part; no table scanned
+    for (auto at = plan.find("\"access_type\": \"range\""); at != std::string::npos;
+         at = plan.find("\"access_type\": \"range\"", at + 1))
+        ++ranges;
+    CHECK(ranges == 2);
+}
