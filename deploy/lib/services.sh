@@ -22,6 +22,8 @@
 #   TRACKER_NGINX_WORKERS     nginx worker_processes            (auto)
 #   TRACKER_CONFIG_EXTRA      JSON members added to a newly written worker config
 #                             (e.g. "\"swarmCacheMs\": 0"): the benchmark's variants
+#   TRACKER_MARIADB_ARGS      extra mariadbd options, split on spaces (the benchmark's
+#                             big fill sizes the buffer pool with them)
 #   MARIADB_START_TIMEOUT (30) WORKERS_START_TIMEOUT (10) seconds
 #
 # Functions: tracker_install_packages, tracker_build, mariadb_start,
@@ -332,6 +334,8 @@ mariadb_start() {
             rmdir -- "$datadir" 2>/dev/null || true
             mv -- "$tmp" "$datadir" || return 1
         fi
+        local server_extra=()
+        read -r -a server_extra <<<"${TRACKER_MARIADB_ARGS:-}"
         # A socket left by a killed server would only confuse the clients.
         [ -S "$sock" ] && ! _tk_mariadb_ping && rm -f -- "$sock"
         _tk_log "starting MariaDB ($sock, log $log)"
@@ -342,7 +346,7 @@ mariadb_start() {
             --log-error="$log" --skip-networking --skip-log-bin \
             --innodb-flush-log-at-trx-commit=2 --max-connections=300 \
             --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-            --user="$me" || return 1
+            --user="$me" ${server_extra[@]+"${server_extra[@]}"} || return 1
         pid=$(head -n 1 -- "$pidf" | tr -d '[:space:]')
     fi
 
