@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
         tracker::feed::ReplicaFeed::Options feedOptions;
         feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
         feedOptions.staleAfter = std::max(feedOptions.staleAfter, 4 * feedOptions.pullInterval);
-        feedOptions.reloadInterval = std::chrono::seconds(config.replicaReloadSeconds);
+        feedOptions.resyncInterval = std::chrono::seconds(config.replicaReloadSeconds);
         if (feedConnection)
             feedPool = std::make_unique<tracker::db::ConnectionPool>(
                 config.database, 1, std::chrono::milliseconds(config.poolWaitMs));

@@ -159,7 +159,7 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("swarmCacheMs", config.swarmCacheMs, 0, 5000);
     top.integer("peerFlushMs", config.peerFlushMs, 0, 1000);
     top.integer("replicaPullMs", config.replicaPullMs, 0, 1000);
-    top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 10, 1800);
+    top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 0, 86400);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);
@@ -179,6 +179,11 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     if (config.minInterval > config.maxInterval) {
         return ConfigError{sourceName + ": minInterval (" + std::to_string(config.minInterval) +
                            ") is above maxInterval (" + std::to_string(config.maxInterval) + ")"};
+    }
+    if (config.replicaReloadSeconds > 0 && config.replicaReloadSeconds < 10) {
+        return ConfigError{"key \"replicaReloadSeconds\" in " + sourceName +
+                           " must be 0 (read everything again only on a gap in the feed) or at "
+                           "least 10"};
     }
     if (config.numwantDefault > config.numwantMax) {
         return ConfigError{sourceName + ": numwantDefault (" +

@@ -39,11 +39,12 @@ struct Config {
     // peerFlushMs. Their sum is how long a new peer, a ban or a registration takes to show.
     std::uint32_t swarmCacheMs = 750;  // 0 = read the swarm on every announce
     std::uint32_t peerFlushMs = 250;   // 0 = write in the request
-    // With write-behind on, each process keeps every swarm in memory and follows the peers
-    // table's changes every replicaPullMs (a peer shows within peerFlushMs + replicaPullMs, a
-    // ban within about 1.5 s); it re-reads the whole table every replicaReloadSeconds.
-    std::uint32_t replicaPullMs = 250;  // 0 = no replica: read swarms as above
-    std::uint32_t replicaReloadSeconds = 120;
+    // With write-behind on, each process keeps every torrent and swarm in memory and follows
+    // the database's changes every replicaPullMs (a peer, a registration or a ban shows within
+    // peerFlushMs + replicaPullMs); it reads everything again only on a gap in the change
+    // feed, or also every replicaReloadSeconds when that is set.
+    std::uint32_t replicaPullMs = 250;       // 0 = no replica: read swarms as above
+    std::uint32_t replicaReloadSeconds = 0;  // 0 = only on a gap; else at least 10
 
     // protocol
     bool requireKey = false;

@@ -18,14 +18,17 @@ struct WriterStats {
 
 struct ReplicaStats {
     std::uint64_t pulls = 0;
-    std::uint64_t changes = 0;  // peer changes applied from pulls
-    std::uint64_t reloads = 0;
+    std::uint64_t changes = 0;        // torrent and peer changes applied from pulls
+    std::uint64_t reloads = 0;        // everything read: the start-up load and resyncs
+    std::uint64_t resyncs = 0;        // of which resyncs (a gap in the feed, or on a timer)
+    std::uint64_t resyncDropped = 0;  // peers resyncs found gone without a change saying so
     std::uint64_t failures = 0;
     std::uint64_t sequence = 0;       // every change up to this number is applied
-    std::int64_t lastPullAgeMs = -1;  // -1: never
+    std::int64_t lastPullAgeMs = -1;  // since it last caught up; -1: not loaded
     std::chrono::milliseconds lastReloadTook{0};
     std::size_t torrents = 0;
     std::size_t peers = 0;
+    std::size_t bytes = 0;  // what the replica's records and indexes take
 };
 
 }  // namespace tracker::feed

@@ -1,5 +1,7 @@
 #include "feed/replica_feed.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -11,8 +13,6 @@
 
 namespace tracker::feed {
 
-using db::withSession;
-
 using db::DbSession;
 using db::DbStatus;
 using db::PeerColumns;
@@ -22,116 +22,131 @@ namespace {
 
 using namespace statements;
 
-constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9};    // kPeerFeed's peer
-constexpr PeerColumns kReloadColumns{3, 4, 5, 6, 7, 8};  // kReplicaPeers' peer
+constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9};  // kPeerFeed's peer
+constexpr PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8};  // kLoadPeers' peer
 
-SwarmReplica::Registry readRegistry(DbSession& session) {
-    SwarmReplica::Registry registry;
-    std::unique_ptr<sql::ResultSet> rows(session.statement(kReplicaTorrents).executeQuery());
-    registry.reserve(rows->rowsCount());
-    while (rows->next()) {
-        std::string hash = rows->getString(2).asStdString();
-        if (hash.size() != 20)
-            continue;
-        protocol::InfoHash infoHash;
-        std::copy(hash.begin(), hash.end(), infoHash.begin());
-        SwarmReplica::Torrent torrent;
-        torrent.tid = rows->getUInt(1);
-        torrent.banned = rows->getInt(3) != 0;
-        torrent.downloaded = rows->getInt64(4);
-        registry.emplace_back(infoHash, torrent);
-    }
-    return registry;
-}
-
-// The counter's committed value (migration 005): every number up to it is committed.
-std::uint64_t readCommittedSequence(DbSession& session) {
-    std::unique_ptr<sql::ResultSet> row(session.statement(kReplicaSequence).executeQuery());
+std::uint64_t readNumber(DbSession& session, const char* statement, const char* what) {
+    std::unique_ptr<sql::ResultSet> row(session.statement(statement).executeQuery());
     if (!row->next())
-        throw sql::SQLException("tracker_sequence is empty (is migration 005 applied?)");
+        throw sql::SQLException(std::string(what) + " is missing (run `trackerctl migrate`)");
     return row->getUInt64(1);
 }
 
-struct Reloaded {
+bool readInfoHash(const sql::ResultSet& row, int column, protocol::InfoHash& into) {
+    std::string hash = row.getString(column).asStdString();
+    if (hash.size() != into.size())
+        return false;
+    std::copy(hash.begin(), hash.end(), into.begin());
+    return true;
+}
+
+struct Chunk {
     DbStatus status = DbStatus::Ok;
     std::string message;
-    std::uint64_t sequence = 0;
-    SwarmReplica::Registry registry;
+    std::size_t rows = 0;
+    std::uint64_t last = 0;  // the chunk's last tid or pid
+    std::vector<SwarmReplica::TorrentChange> torrents;
     std::vector<SwarmReplica::PeerChange> peers;
 };
 
-// In one transaction, so that under REPEATABLE READ all of it is one snapshot. Under READ
-// COMMITTED the rows may be newer than the sequence number: the pulls that follow replay the
-// changes after it in order, which lands on the same state.
-void readEverything(DbSession& session, std::uint32_t chunk, Reloaded& into) {
-    sql::Connection& connection = session.connection();
-    connection.setAutoCommit(false);
-    try {
-        into.sequence = readCommittedSequence(session);
-        into.registry = readRegistry(session);
-        std::uint64_t afterPid = 0;
-        for (;;) {
-            sql::PreparedStatement& read = session.statement(kReplicaPeers);
-            read.setUInt64(1, afterPid);
-            read.setUInt(2, chunk);
-            std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-            std::size_t seen = 0;
-            while (rows->next()) {
-                ++seen;
-                afterPid = rows->getUInt64(1);
-                if (auto peer = readPeer(*rows, kReloadColumns))
-                    into.peers.push_back({true, rows->getUInt(2), *peer});
-            }
-            if (seen < chunk)
-                break;
-        }
-        connection.commit();
-    } catch (...) {
-        try {
-            connection.rollback();
-            connection.setAutoCommit(true);
-        } catch (const sql::SQLException&) {
-            // The connection is gone; the caller's error handling drops it.
-        }
-        throw;
+void readTorrentChunk(DbSession& session, std::uint64_t after, std::uint32_t limit, Chunk& into) {
+    sql::PreparedStatement& read = session.statement(kLoadTorrents);
+    read.setUInt64(1, after);
+    read.setUInt(2, limit);
+    std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+    into.torrents.reserve(rows->rowsCount());
+    while (rows->next()) {
+        ++into.rows;
+        into.last = rows->getUInt64(1);
+        SwarmReplica::TorrentChange torrent;
+        torrent.tid = rows->getUInt(1);
+        if (!readInfoHash(*rows, 2, torrent.infoHash))
+            continue;
+        torrent.banned = rows->getInt(3) != 0;
+        torrent.downloaded = rows->getInt64(4);
+        into.torrents.push_back(torrent);
     }
-    connection.setAutoCommit(true);
+}
+
+void readPeerChunk(DbSession& session, std::uint64_t after, std::uint32_t limit, Chunk& into) {
+    sql::PreparedStatement& read = session.statement(kLoadPeers);
+    read.setUInt64(1, after);
+    read.setUInt(2, limit);
+    std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+    into.peers.reserve(rows->rowsCount());
+    while (rows->next()) {
+        ++into.rows;
+        into.last = rows->getUInt64(1);
+        if (auto peer = db::readPeer(*rows, kLoadColumns))
+            into.peers.push_back({true, rows->getUInt(2), *peer});
+    }
 }
 
 struct Pulled {
     DbStatus status = DbStatus::Ok;
     std::string message;
-    std::uint64_t sequence = 0;
-    std::vector<SwarmReplica::PeerChange> changes;
+    std::uint64_t committed = 0;  // the counter as the pull began
+    std::uint64_t upTo = 0;       // changes up to this number were read
+    bool gap = false;             // pruned past where the reader stood: read everything
+    std::vector<SwarmReplica::TorrentChange> torrents;
+    std::vector<SwarmReplica::PeerChange> peers;
 };
 
-// Every change after `after`, and how far that reaches. The counter is read first: a number
-// committed there means every lower number was committed (or rolled back) before it, so the
-// feed read after it sees them all, and numbers taken by writes that stamped no row (a batch
-// of quiet re-announces, a stop of a peer already gone) are passed over too.
-void readChanges(DbSession& session, std::uint64_t after, Pulled& into) {
-    into.sequence = std::max(after, readCommittedSequence(session));
-    sql::PreparedStatement& feed = session.statement(kPeerFeed);
-    feed.setUInt64(1, after);
-    feed.setUInt64(2, after);
-    std::unique_ptr<sql::ResultSet> rows(feed.executeQuery());
-    into.changes.reserve(rows->rowsCount());
-    while (rows->next()) {
-        into.sequence = std::max<std::uint64_t>(into.sequence, rows->getUInt64(1));
+// The changes numbered in (after, committed], at most `numbers` of them. The counter is read
+// first: once it reads N every lower number has committed (or rolled back), so the feeds read
+// after it hold every change up to N, and numbers that stamped no row (a batch of quiet
+// re-announces) are passed over too. The pruning mark is read last: a departure pruned before
+// the feeds were read was pruned in the transaction that raised the mark.
+void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers, Pulled& into) {
+    into.committed = readNumber(session, kCommittedSequence, "tracker_sequence row 1");
+    into.upTo = into.committed;
+    if (into.committed <= after)
+        return;
+    into.upTo = std::min(into.committed, after + numbers);
+
+    sql::PreparedStatement& torrents = session.statement(kTorrentFeed);
+    torrents.setUInt64(1, after);
+    torrents.setUInt64(2, into.upTo);
+    std::unique_ptr<sql::ResultSet> torrentRows(torrents.executeQuery());
+    into.torrents.reserve(torrentRows->rowsCount());
+    while (torrentRows->next()) {
+        SwarmReplica::TorrentChange change;
+        change.tid = torrentRows->getUInt(3);
+        change.present = torrentRows->getInt(2) != 0;
+        if (change.present) {
+            if (!readInfoHash(*torrentRows, 4, change.infoHash))
+                continue;
+            change.banned = torrentRows->getInt(5) != 0;
+            change.downloaded = torrentRows->getInt64(6);
+        }
+        into.torrents.push_back(change);
+    }
+    torrentRows.reset();
+
+    sql::PreparedStatement& peers = session.statement(kPeerFeed);
+    peers.setUInt64(1, after);
+    peers.setUInt64(2, into.upTo);
+    peers.setUInt64(3, after);
+    peers.setUInt64(4, into.upTo);
+    std::unique_ptr<sql::ResultSet> peerRows(peers.executeQuery());
+    into.peers.reserve(peerRows->rowsCount());
+    while (peerRows->next()) {
         SwarmReplica::PeerChange change;
-        change.tid = rows->getUInt(3);
-        if (rows->getInt(2) != 0) {
-            auto peer = readPeer(*rows, kFeedColumns);
+        change.tid = peerRows->getUInt(3);
+        if (peerRows->getInt(2) != 0) {
+            auto peer = db::readPeer(*peerRows, kFeedColumns);
             if (!peer)
                 continue;
             change.peer = *peer;
         } else {
             change.present = false;
-            if (!change.peer.uid.assign(rows->getString(9).asStdString()))
+            if (!change.peer.uid.assign(peerRows->getString(9).asStdString()))
                 continue;
         }
-        into.changes.push_back(change);
+        into.peers.push_back(change);
     }
+    peerRows.reset();
+    into.gap = readNumber(session, kPrunedThrough, "tracker_sequence row 2") > after;
 }
 
 }  // namespace
@@ -149,8 +164,8 @@ ReplicaFeed::~ReplicaFeed() {
 const SwarmReplica* ReplicaFeed::freshReplica(Clock::time_point now) const {
     if (!loaded_.load(std::memory_order_acquire))
         return nullptr;
-    Clock::time_point lastPull{Clock::duration(lastPull_.load(std::memory_order_acquire))};
-    if (now - lastPull > options_.staleAfter)
+    Clock::time_point caughtUp{Clock::duration(caughtUp_.load(std::memory_order_acquire))};
+    if (now - caughtUp > options_.staleAfter)
         return nullptr;
     return &replica_;
 }
@@ -160,85 +175,116 @@ void ReplicaFeed::noteFailure(const std::string& message) {
         std::lock_guard<std::mutex> lock(statsMutex_);
         ++stats_.failures;
     }
-    util::logErrorThrottled("replica-feed", "following the peers table failed: " + message);
+    util::logErrorThrottled("replica-feed", "following the database failed: " + message);
 }
 
-bool ReplicaFeed::reload() {
-    std::lock_guard<std::mutex> stepping(stepping_);
-    return reloadLocked();
+void ReplicaFeed::startLoad(bool resync) {
+    resyncing_ = resync;
+    resyncWanted_ = false;
+    load_ = Load::Torrents;
+    loadAfter_ = 0;
+    loadStarted_ = Clock::now();
+    if (resync)
+        replica_.beginResync();
+    else
+        replica_.clear();
 }
 
-bool ReplicaFeed::reloadLocked() {
-    auto started = Clock::now();
-    Reloaded read = withSession<Reloaded>(pool_, [&](DbSession& session) {
-        Reloaded result;
-        readEverything(session, options_.reloadChunk, result);
-        return result;
+// A chunk is read on its own, as of the moment it runs: rows changed since the load began
+// come newer than the pulls' starting point, and the pulls that follow replay every change
+// after it in order, which lands on the same state.
+bool ReplicaFeed::loadChunk() {
+    bool torrents = load_ == Load::Torrents;
+    Chunk chunk = db::withSession<Chunk>(pool_, [&](DbSession& session) {
+        Chunk read;
+        if (torrents)
+            readTorrentChunk(session, loadAfter_, options_.loadChunk, read);
+        else
+            readPeerChunk(session, loadAfter_, options_.loadChunk, read);
+        return read;
     });
-    if (read.status != DbStatus::Ok) {
-        noteFailure(read.message);
-        nextReload_ = Clock::now() + options_.reloadRetry;
+    if (chunk.status != DbStatus::Ok) {
+        noteFailure(chunk.message);
         return false;
     }
-    replica_.replaceAll(read.registry, read.peers);
-    sequence_ = read.sequence;
+    if (torrents)
+        replica_.applyTorrents(chunk.torrents);
+    else
+        replica_.apply(chunk.peers);
+    loadAfter_ = chunk.last;
+    if (chunk.rows < options_.loadChunk) {
+        loadAfter_ = 0;
+        if (torrents)
+            load_ = Load::Peers;
+        else
+            finishLoad();
+    }
+    return true;
+}
+
+void ReplicaFeed::finishLoad() {
+    load_ = Load::None;
+    SwarmReplica::Swept swept;
+    if (resyncing_)
+        swept = replica_.endResync();
+    // The load's chunks and what a resync dropped were many small allocations: hand the room
+    // back to the system rather than keep it for a peak that has passed.
+    malloc_trim(0);
     auto now = Clock::now();
-    lastRegistry_ = now;
-    auto interval = std::chrono::duration_cast<Clock::duration>(options_.reloadInterval);
-    nextReload_ = now + interval - interval / 10 +
-                  Clock::duration(std::uniform_int_distribution<Clock::rep>(
-                      0, (interval / 5).count())(jitter_));
-    lastPull_.store(started.time_since_epoch().count(), std::memory_order_release);
-    loaded_.store(true, std::memory_order_release);
+    if (options_.resyncInterval.count() > 0) {
+        auto interval = std::chrono::duration_cast<Clock::duration>(options_.resyncInterval);
+        // Jittered, so that processes started together spread their reads out.
+        nextResync_ = now + interval - interval / 10 +
+                      Clock::duration(std::uniform_int_distribution<Clock::rep>(
+                          0, (interval / 5).count())(jitter_));
+    }
     std::lock_guard<std::mutex> lock(statsMutex_);
     ++stats_.reloads;
-    stats_.sequence = sequence_;
-    stats_.lastReloadTook = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-    return true;
-}
-
-bool ReplicaFeed::reloadRegistry(Clock::time_point now) {
-    struct Read {
-        DbStatus status = DbStatus::Ok;
-        std::string message;
-        SwarmReplica::Registry registry;
-    };
-    Read read = withSession<Read>(pool_, [&](DbSession& session) {
-        Read result;
-        result.registry = readRegistry(session);
-        return result;
-    });
-    if (read.status != DbStatus::Ok) {
-        noteFailure(read.message);
-        return false;
+    if (resyncing_) {
+        ++stats_.resyncs;
+        stats_.resyncDropped += swept.peers;
     }
-    replica_.replaceRegistry(read.registry);
-    lastRegistry_ = now;
-    return true;
+    stats_.lastReloadTook =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - loadStarted_);
 }
 
-bool ReplicaFeed::pullChanges(Clock::time_point now) {
-    Pulled pulled = withSession<Pulled>(pool_, [&](DbSession& session) {
-        Pulled result;
-        readChanges(session, sequence_, result);
-        return result;
+bool ReplicaFeed::pull(Clock::time_point now) {
+    lastPull_ = now;
+    Pulled pulled = db::withSession<Pulled>(pool_, [&](DbSession& session) {
+        Pulled read;
+        readChanges(session, sequence_, options_.pullNumbers, read);
+        return read;
     });
     if (pulled.status != DbStatus::Ok) {
         noteFailure(pulled.message);
         return false;
     }
+    if (pulled.gap || pulled.committed < sequence_) {
+        // Departures were pruned past this point, or the numbering went back (another
+        // database): what changed since cannot be told apart. Read everything again.
+        util::logInfo("replica feed: " +
+                      std::string(pulled.gap ? "changes pruned before this process read them"
+                                             : "the database's sequence went back") +
+                      "; reading everything again");
+        sequence_ = pulled.committed;
+        resyncWanted_ = true;
+        return true;
+    }
     try {
-        replica_.apply(pulled.changes);
+        replica_.applyTorrents(pulled.torrents);
+        replica_.apply(pulled.peers);
     } catch (...) {  // out of memory part way: the replica is not to be trusted until reloaded
         loaded_.store(false, std::memory_order_release);
+        load_ = Load::None;
         throw;
     }
-    sequence_ = pulled.sequence;
-    // Stamped with when the pull started: the replica holds what was committed by then.
-    lastPull_.store(now.time_since_epoch().count(), std::memory_order_release);
+    sequence_ = pulled.upTo;
+    behind_ = pulled.upTo < pulled.committed;
+    if (!behind_)  // stamped with when the pull began: it holds what had committed by then
+        caughtUp_.store(now.time_since_epoch().count(), std::memory_order_release);
     std::lock_guard<std::mutex> lock(statsMutex_);
     ++stats_.pulls;
-    stats_.changes += pulled.changes.size();
+    stats_.changes += pulled.torrents.size() + pulled.peers.size();
     stats_.sequence = sequence_;
     return true;
 }
@@ -246,28 +292,70 @@ bool ReplicaFeed::pullChanges(Clock::time_point now) {
 bool ReplicaFeed::step() {
     std::lock_guard<std::mutex> stepping(stepping_);
     auto now = Clock::now();
-    bool loaded = loaded_.load(std::memory_order_acquire);
-    if (!loaded || now >= nextReload_) {
-        // A reload that fails leaves a loaded replica to its pulls until the retry.
-        if (reloadLocked() || !loaded)
-            return loaded_.load(std::memory_order_acquire);
+    if (!loading()) {
+        bool initial = !loaded_.load(std::memory_order_acquire);
+        if (initial || resyncWanted_ || now >= nextResync_) {
+            if (initial) {
+                // Where the pulls start: read before the first chunk.
+                Pulled counter = db::withSession<Pulled>(pool_, [&](DbSession& session) {
+                    Pulled read;
+                    read.committed =
+                        readNumber(session, kCommittedSequence, "tracker_sequence row 1");
+                    return read;
+                });
+                if (counter.status != DbStatus::Ok) {
+                    noteFailure(counter.message);
+                    return false;
+                }
+                sequence_ = counter.committed;
+            }
+            startLoad(!initial);
+        }
     }
-    if (now - lastRegistry_ >= options_.registryInterval && !reloadRegistry(now))
-        return false;
-    return pullChanges(now);
+    if (loading()) {
+        if (!loadChunk())
+            return false;
+        if (!loading() && !resyncing_)
+            loaded_.store(true, std::memory_order_release);
+        // Pulls go on during a load: a resync keeps the replica fresh, a start-up load
+        // applies what changed meanwhile.
+        if (loading() && now - lastPull_ < options_.pullInterval)
+            return true;
+    }
+    return pull(now);
+}
+
+bool ReplicaFeed::catchUp() {
+    for (;;) {
+        if (!step())
+            return false;
+        std::lock_guard<std::mutex> stepping(stepping_);
+        if (!loading() && !behind_ && !resyncWanted_ && loaded_.load(std::memory_order_acquire))
+            return true;
+    }
+}
+
+void ReplicaFeed::requestResync() {
+    std::lock_guard<std::mutex> stepping(stepping_);
+    resyncWanted_ = true;
 }
 
 void ReplicaFeed::run() {
     std::unique_lock<std::mutex> lock(wakeMutex_);
     while (!stopping_) {
         lock.unlock();
+        bool more = false;
         try {
-            step();
+            bool ok = step();
+            std::lock_guard<std::mutex> stepping(stepping_);
+            // A load, a backlog or a gap goes on at once; else wait for the next pull.
+            more = ok && (loading() || behind_ || resyncWanted_);
         } catch (const std::exception& error) {  // not a database error: out of memory
             noteFailure(error.what());
         }
         lock.lock();
-        wake_.wait_for(lock, options_.pullInterval, [this] { return stopping_ || woken_; });
+        if (!more)
+            wake_.wait_for(lock, options_.pullInterval, [this] { return stopping_ || woken_; });
         woken_ = false;
     }
 }
@@ -296,7 +384,7 @@ ReplicaFeed::Stats ReplicaFeed::stats() const {
         std::lock_guard<std::mutex> lock(statsMutex_);
         stats = stats_;
     }
-    Clock::rep last = lastPull_.load(std::memory_order_acquire);
+    Clock::rep last = caughtUp_.load(std::memory_order_acquire);
     if (loaded_.load(std::memory_order_acquire))
         stats.lastPullAgeMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   Clock::now() - Clock::time_point(Clock::duration(last)))
@@ -304,6 +392,7 @@ ReplicaFeed::Stats ReplicaFeed::stats() const {
     auto held = replica_.stats();
     stats.torrents = held.torrents;
     stats.peers = held.peers;
+    stats.bytes = held.bytes;
     return stats;
 }
 

@@ -1,8 +1,11 @@
-// Keeps a swarms::SwarmReplica in step with the database: a full reload at start and every
-// `reloadInterval` (it also catches what writers other than our flushes did: the cleanup, a PHP
-// front end, hand-written SQL), the registry every `registryInterval` (bans, registrations,
-// completion counts), and in between every `pullInterval` the peers changed since the last pull,
-// by sequence number (migration 005). One thread; the replica is read by all the others.
+// Keeps a SwarmReplica in step with the database. At start it loads everything, a chunk at a
+// time; then every `pullInterval` (and when this process's flush wakes it) it reads what the
+// change feeds say changed since its last look: the registry's rows and the peers', each change
+// numbered by tracker_sequence (migrations 005-008). A pull that finds nothing new costs one
+// primary-key read. Everything is read again only when the feed shows a gap (departures pruned
+// past where it stands, a sequence that went back) or, if asked, on a timer: a resync, done
+// beside the replica while it keeps serving, then the rows no read saw are dropped. One thread;
+// the replica is read by all the others.
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "db/connection_pool.h"
@@ -25,15 +29,16 @@ class ReplicaFeed {
 
     struct Options {
         std::chrono::milliseconds pullInterval{250};
-        std::chrono::milliseconds registryInterval{750};
-        std::chrono::seconds reloadInterval{120};
-        // Past this without a successful pull the replica is not used (announces go to the
+        // Past this without catching up the replica is not used (announces go to the
         // database, and fail cleanly while it is down). At least a few pull intervals.
         std::chrono::milliseconds staleAfter{1000};
-        // After a failed reload: pull meanwhile, try again this much later.
-        std::chrono::milliseconds reloadRetry{5000};
-        std::uint32_t reloadChunk = 20000;  // peers read per statement during a reload
-        bool startThread = true;            // false: the caller drives pull() (tests)
+        // A resync this often as well as on a gap; 0 = only on a gap.
+        std::chrono::seconds resyncInterval{0};
+        std::uint32_t loadChunk = 50000;  // rows a statement reads during a load
+        // Sequence numbers one pull reads at most: a long backlog is read in several pulls,
+        // back to back, none holding a huge result.
+        std::uint64_t pullNumbers = 10000;
+        bool startThread = true;  // false: the caller drives step() (tests)
     };
 
     using Stats = ReplicaStats;
@@ -43,15 +48,17 @@ class ReplicaFeed {
     ReplicaFeed(const ReplicaFeed&) = delete;
     ReplicaFeed& operator=(const ReplicaFeed&) = delete;
 
-    // The replica, when it is loaded and was brought up to date within staleAfter; else null.
+    // The replica, when it is loaded and caught up with the database within staleAfter; else
+    // null.
     const swarms::SwarmReplica* freshReplica(Clock::time_point now) const;
 
-    // One step on the caller's thread: a reload when one is due (or none was done yet), else
-    // the registry when due and the peers changed since the last pull. False if the database
-    // failed (logged; the next step tries again).
+    // One step on the caller's thread: a chunk of a load or resync (and a pull when one is
+    // due), else a pull. False if the database failed (logged; the next step tries again).
     bool step();
-    // A full reload now.
-    bool reload();
+    // Steps until loaded and caught up (tests). False if the database failed.
+    bool catchUp();
+    // A resync from the next step on (tests; a gap does the same).
+    void requestResync();
     // The replica, whether fresh or not (tests).
     const swarms::SwarmReplica& replica() const { return replica_; }
 
@@ -61,10 +68,15 @@ class ReplicaFeed {
     Stats stats() const;
 
   private:
+    // What is being read whole: nothing, the registry, then the peers.
+    enum class Load { None, Torrents, Peers };
+
     void run();
-    bool reloadLocked();
-    bool pullChanges(Clock::time_point now);
-    bool reloadRegistry(Clock::time_point now);
+    bool loading() const { return load_ != Load::None; }
+    void startLoad(bool resync);
+    bool loadChunk();
+    bool pull(Clock::time_point now);
+    void finishLoad();
     void noteFailure(const std::string& message);
 
     db::ConnectionPool& pool_;
@@ -72,10 +84,17 @@ class ReplicaFeed {
     swarms::SwarmReplica replica_;
 
     std::atomic<bool> loaded_{false};
-    std::atomic<Clock::rep> lastPull_{0};  // time_since_epoch of the last successful pull
-    std::uint64_t sequence_ = 0;           // feed thread only
-    Clock::time_point nextReload_{};       // jittered, so processes started together spread out
-    Clock::time_point lastRegistry_{};
+    std::atomic<Clock::rep> caughtUp_{0};  // time_since_epoch of the last pull that caught up
+    // The feed thread's (under stepping_).
+    std::uint64_t sequence_ = 0;  // every change up to this number is applied
+    Load load_ = Load::None;
+    bool resyncing_ = false;       // the load in progress is a resync (the replica serves)
+    bool resyncWanted_ = false;    // a gap was seen: resync at the next step
+    bool behind_ = false;          // the last pull stopped short of the committed number
+    std::uint64_t loadAfter_ = 0;  // the last tid or pid a load chunk read
+    Clock::time_point loadStarted_{};
+    Clock::time_point lastPull_{};
+    Clock::time_point nextResync_ = Clock::time_point::max();
     std::mt19937 jitter_{std::random_device{}()};
 
     mutable std::mutex statsMutex_;

@@ -9,9 +9,9 @@
 
 namespace tracker::schema {
 
-// The highest migration this build's SQL relies on (sql/migrations/006_*). 007 only makes
-// re-announces cheaper: a database without it is served correctly.
-constexpr unsigned kRequiredSchemaVersion = 6;
+// The highest migration this build's SQL relies on (sql/migrations/008_*: the registry's
+// change feed, which the replica follows).
+constexpr unsigned kRequiredSchemaVersion = 8;
 
 // The highest migration recorded in `tracker_schema` (0: none, or no such table); none when
 // the database cannot be reached (then the caller starts anyway: the pool reconnects later).

@@ -138,8 +138,15 @@ std::string Metrics::prometheus() const {
              static_cast<std::uint64_t>(std::max<std::int64_t>(replica.lastPullAgeMs, 0)));
         header("tracker_replica_changes_total", "counter", "Peer changes the replica followed.");
         line("tracker_replica_changes_total", "", replica.changes);
-        header("tracker_replica_reloads_total", "counter", "Full reloads of the replica.");
+        header("tracker_replica_bytes", "gauge",
+               "Bytes the replica's peer records, torrent entries and indexes take.");
+        line("tracker_replica_bytes", "", replica.bytes);
+        header("tracker_replica_reloads_total", "counter",
+               "Times the replica read everything: the start-up load and resyncs.");
         line("tracker_replica_reloads_total", "", replica.reloads);
+        header("tracker_replica_resyncs_total", "counter",
+               "Resyncs: everything read again beside the replica after a gap in the feed.");
+        line("tracker_replica_resyncs_total", "", replica.resyncs);
         header("tracker_replica_failures_total", "counter",
                "Replica pulls or reloads that failed (database unreachable).");
         line("tracker_replica_failures_total", "", replica.failures);

@@ -197,14 +197,17 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
         if (const SwarmReplica* replica = options_.replica->freshReplica(now)) {
             SwarmReplica::Answer answer =
                 replica->find(request.infoHash, leechersOnly, candidates, randomRnd());
-            if (answer.found == SwarmReplica::Found::Banned) {
+            // The replica follows the registry too: a hash it does not hold is not
+            // registered (or was registered since its last pull, a moment ago).
+            if (answer.found != SwarmReplica::Found::Registered) {
                 AnnounceOutcome outcome;
-                outcome.status = StoreStatus::Banned;
+                outcome.status = answer.found == SwarmReplica::Found::Banned
+                                     ? StoreStatus::Banned
+                                     : StoreStatus::NotRegistered;
                 return outcome;
             }
-            if (answer.found == SwarmReplica::Found::Registered)
-                return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
-                                       candidates);
+            return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
+                                   candidates);
         }
     }
 

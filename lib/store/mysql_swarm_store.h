@@ -24,8 +24,8 @@ struct SwarmStoreOptions {
     std::uint32_t cachedCandidates = 201;
     // Queue the announce's write here instead of writing it in the request. Null = write now.
     feed::PeerWriter* writer = nullptr;
-    // Answer from this process's replica of the swarms while it is fresh; a torrent it does not
-    // know yet (just registered) is read as above. Null = no replica.
+    // Answer from this process's replica of the swarms and the registry while it is fresh (an
+    // unknown hash gets #5 from it); else as above. Null = no replica.
     feed::ReplicaFeed* replica = nullptr;
 };
 

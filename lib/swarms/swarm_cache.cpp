@@ -1,27 +1,18 @@
 #include "swarms/swarm_cache.h"
 
-#include <cstring>
-#include <random>
-
-#include "swarms/hash_mix.h"
-
 namespace tracker::swarms {
 
-// Keyed by a per-process random seed: info hashes of unregistered torrents come from clients, so
-// nobody outside can line up keys in one bucket.
+// Keyed: info hashes of unregistered torrents come from clients.
 std::size_t SwarmCache::KeyHash::operator()(const Key& key) const {
-    std::uint64_t words[3] = {};
-    std::memcpy(words, key.infoHash.data(), key.infoHash.size());
-    std::uint64_t h = seed ^ (key.leechersOnly ? 0x9e3779b97f4a7c15ULL : 0);
-    for (std::uint64_t word : words)
-        h = mixBits(h ^ word);
-    return static_cast<std::size_t>(h);
+    std::uint64_t h = (*seeded)(protocol::view(key.infoHash));
+    return static_cast<std::size_t>(key.leechersOnly ? mixBits(h) : h);
 }
 
 SwarmCache::SwarmCache(std::chrono::milliseconds ttl, std::size_t maxPeers)
     : ttl_(ttl),
       maxPeersPerShard_(maxPeers / kShards + 1),
-      hash_{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()} {
+      seeded_(std::make_shared<const SeededHash>()),
+      hash_{seeded_.get()} {
     shards_.reserve(kShards);
     for (std::size_t i = 0; i < kShards; ++i)
         shards_.push_back(std::make_unique<Shard>(hash_));

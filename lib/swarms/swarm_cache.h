@@ -14,6 +14,7 @@
 #include "protocol/announce_request.h"
 #include "protocol/responses.h"
 #include "swarms/peer.h"
+#include "swarms/seeded_hash.h"
 
 namespace tracker::swarms {
 
@@ -56,7 +57,7 @@ class SwarmCache {
         }
     };
     struct KeyHash {
-        std::uint64_t seed;
+        const SeededHash* seeded;
         std::size_t operator()(const Key& key) const;
     };
     struct Entry {
@@ -78,6 +79,7 @@ class SwarmCache {
 
     std::chrono::milliseconds ttl_;
     std::size_t maxPeersPerShard_;
+    std::shared_ptr<const SeededHash> seeded_;
     KeyHash hash_;
     std::vector<std::unique_ptr<Shard>> shards_;
 };

@@ -1,165 +1,224 @@
 #include "swarms/swarm_replica.h"
 
 #include <algorithm>
-#include <cstring>
 #include <mutex>
 
-#include "swarms/hash_mix.h"
-
 namespace tracker::swarms {
-namespace {
 
-// Copies `count` peers of `first` ++ `second` starting at `start`, wrapping round.
-std::vector<StoredPeer> window(const std::vector<StoredPeer>& first,
-                               const std::vector<StoredPeer>& second, std::size_t start,
-                               std::size_t count) {
-    std::size_t total = first.size() + second.size();
-    std::vector<StoredPeer> taken;
-    taken.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        std::size_t at = (start + i) % total;
-        taken.push_back(at < first.size() ? first[at] : second[at - first.size()]);
+struct SwarmReplica::Entry {
+    protocol::InfoHash infoHash{};
+    std::uint32_t tid = 0;  // 0: a free slot (tids start at 1)
+    std::uint32_t downloaded = 0;
+    bool banned = false;
+    std::uint8_t seen = 0;  // the resync's mark, as on a PeerRecord
+    Swarm swarm;
+};
+
+SwarmReplica::SwarmReplica()
+    : tidSeed_(hash_(std::string_view("tid"))), placement_(std::random_device{}()) {}
+
+SwarmReplica::~SwarmReplica() = default;
+
+SwarmReplica::Entry& SwarmReplica::entry(std::uint32_t slot) const {
+    return blocks_[slot >> kBlockBits][slot & ((1u << kBlockBits) - 1)];
+}
+
+std::uint64_t SwarmReplica::hashOfTid(std::uint32_t tid) const {
+    return mixBits(tid ^ tidSeed_);
+}
+
+std::uint64_t SwarmReplica::hashOfInfoHash(const protocol::InfoHash& infoHash) const {
+    return hash_(protocol::view(infoHash));
+}
+
+std::uint32_t SwarmReplica::slotOfTid(std::uint32_t tid) const {
+    return byTid_.find(hashOfTid(tid), [&](std::uint32_t slot) { return entry(slot).tid == tid; });
+}
+
+std::uint32_t SwarmReplica::slotOfHash(const protocol::InfoHash& infoHash) const {
+    return byInfoHash_.find(hashOfInfoHash(infoHash),
+                            [&](std::uint32_t slot) { return entry(slot).infoHash == infoHash; });
+}
+
+std::uint32_t SwarmReplica::allocateSlot() {
+    if (!freeSlots_.empty()) {
+        std::uint32_t slot = freeSlots_.back();
+        freeSlots_.pop_back();
+        return slot;
     }
-    return taken;
+    if ((slotsUsed_ >> kBlockBits) == blocks_.size())
+        blocks_.push_back(std::make_unique<Entry[]>(std::size_t{1} << kBlockBits));
+    return slotsUsed_++;
 }
 
-}  // namespace
-
-// The keys are the database's info hashes (SHA-1 digests), not chosen by clients.
-std::size_t SwarmReplica::HashOfInfoHash::operator()(const protocol::InfoHash& hash) const {
-    std::uint64_t word;
-    std::memcpy(&word, hash.data(), sizeof word);
-    return static_cast<std::size_t>(mixBits(word));
+void SwarmReplica::removeTorrent(std::uint32_t slot) {
+    Entry& gone = entry(slot);
+    auto hashOfSlot = [&](std::uint32_t s) { return hashOfInfoHash(entry(s).infoHash); };
+    auto tidOfSlot = [&](std::uint32_t s) { return hashOfTid(entry(s).tid); };
+    byInfoHash_.erase(hashOfInfoHash(gone.infoHash), slot, hashOfSlot);
+    byTid_.erase(hashOfTid(gone.tid), slot, tidOfSlot);
+    peers_ -= gone.swarm.size();
+    swarmBytes_ -= gone.swarm.bytes();
+    gone = Entry{};
+    freeSlots_.push_back(slot);
+    --torrents_;
 }
 
-std::size_t SwarmReplica::HashOfPeerKey::operator()(const PeerKey& key) const {
-    std::uint64_t words[2] = {};
-    std::memcpy(words, key.uid.view().data(), key.uid.size());
-    return static_cast<std::size_t>(mixBits(mixBits(key.tid ^ words[0]) ^ words[1]));
+void SwarmReplica::applyTorrent(const TorrentChange& change) {
+    std::uint32_t slot = slotOfTid(change.tid);
+    if (!change.present) {
+        if (slot != SlotIndex::kNone)
+            removeTorrent(slot);
+        return;
+    }
+    auto hashOfSlot = [&](std::uint32_t s) { return hashOfInfoHash(entry(s).infoHash); };
+    std::uint32_t holder = slotOfHash(change.infoHash);
+    if (holder != SlotIndex::kNone && holder != slot) {
+        // Another tid had this hash: that row is gone (the hash is unique in the table).
+        removeTorrent(holder);
+    }
+    if (slot == SlotIndex::kNone) {
+        slot = allocateSlot();
+        Entry& fresh = entry(slot);
+        fresh.tid = change.tid;
+        fresh.infoHash = change.infoHash;
+        byTid_.insert(hashOfTid(change.tid), slot,
+                      [&](std::uint32_t s) { return hashOfTid(entry(s).tid); });
+        byInfoHash_.insert(hashOfInfoHash(change.infoHash), slot, hashOfSlot);
+        ++torrents_;
+    } else if (entry(slot).infoHash != change.infoHash) {
+        byInfoHash_.erase(hashOfInfoHash(entry(slot).infoHash), slot, hashOfSlot);
+        entry(slot).infoHash = change.infoHash;
+        byInfoHash_.insert(hashOfInfoHash(change.infoHash), slot, hashOfSlot);
+    }
+    Entry& torrent = entry(slot);
+    torrent.banned = change.banned;
+    torrent.downloaded =
+        static_cast<std::uint32_t>(std::clamp<std::int64_t>(change.downloaded, 0, 0xffffffff));
+    torrent.seen = seenMark_;
 }
 
-SwarmReplica::SwarmReplica() : placement_(std::random_device{}()) {}
-
-void SwarmReplica::fillRegistry(State& state, const Registry& registry) {
-    state.registry.clear();
-    state.registry.reserve(registry.size());
-    for (const auto& [hash, torrent] : registry)
-        state.registry[hash] = torrent;
+void SwarmReplica::applyPeer(const PeerChange& change) {
+    std::uint32_t slot = slotOfTid(change.tid);
+    if (slot == SlotIndex::kNone)
+        return;
+    Swarm& swarm = entry(slot).swarm;
+    std::size_t bytesBefore = swarm.bytes();
+    if (change.present) {
+        if (swarm.put(change.peer, seenMark_, hash_, placement_))
+            ++peers_;
+    } else if (swarm.remove(change.peer.uid.view(), hash_)) {
+        --peers_;
+    }
+    swarmBytes_ += swarm.bytes();
+    swarmBytes_ -= bytesBefore;
 }
 
-void SwarmReplica::replaceAll(const Registry& registry, const std::vector<PeerChange>& peers) {
-    State fresh;
-    fillRegistry(fresh, registry);
-    fresh.slots.reserve(peers.size());
-    std::mt19937 placement(std::random_device{}());
-    for (const PeerChange& change : peers)
-        applyTo(fresh, change, placement);
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    std::swap(state_, fresh);
-    lock.unlock();
-    // `fresh` (the old state) is freed here, outside the lock.
-}
-
-void SwarmReplica::replaceRegistry(const Registry& registry) {
-    State aside;
-    fillRegistry(aside, registry);
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    std::swap(state_.registry, aside.registry);
-}
-
-void SwarmReplica::apply(const std::vector<PeerChange>& changes) {
-    constexpr std::size_t kSlice = 1024;
+void SwarmReplica::applyTorrents(const std::vector<TorrentChange>& changes) {
     for (std::size_t first = 0; first < changes.size(); first += kSlice) {
         std::unique_lock<std::shared_mutex> lock(mutex_);
         std::size_t end = std::min(changes.size(), first + kSlice);
         for (std::size_t i = first; i < end; ++i)
-            applyTo(state_, changes[i], placement_);
+            applyTorrent(changes[i]);
     }
 }
 
-void SwarmReplica::remove(State& state, std::uint32_t tid, Swarm& swarm, Slot slot) {
-    std::vector<StoredPeer>& list = swarm.list(slot.seeder);
-    if (slot.index + 1 != list.size()) {
-        list[slot.index] = list.back();
-        state.slots[PeerKey{tid, list[slot.index].uid}] = slot;
+void SwarmReplica::apply(const std::vector<PeerChange>& changes) {
+    for (std::size_t first = 0; first < changes.size(); first += kSlice) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        std::size_t end = std::min(changes.size(), first + kSlice);
+        for (std::size_t i = first; i < end; ++i)
+            applyPeer(changes[i]);
     }
-    list.pop_back();
-    --state.peers;
 }
 
-void SwarmReplica::applyTo(State& state, const PeerChange& change, std::mt19937& placement) {
-    PeerKey key{change.tid, change.peer.uid};
-    auto slotAt = state.slots.find(key);
-    if (slotAt != state.slots.end()) {
-        Swarm& swarm = state.swarms[change.tid];
-        Slot slot = slotAt->second;
-        if (change.present && slot.seeder == change.peer.seeder) {
-            swarm.list(slot.seeder)[slot.index] = change.peer;
-            return;
+void SwarmReplica::beginResync() {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    seenMark_ ^= PeerRecord::kSeen;  // every mark stamped so far now reads "not seen"
+}
+
+SwarmReplica::Swept SwarmReplica::endResync() {
+    Swept swept;
+    for (std::uint32_t first = 0;; first += kSlice) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        if (first >= slotsUsed_)
+            break;
+        std::uint32_t end = std::min<std::uint32_t>(slotsUsed_, first + kSlice);
+        for (std::uint32_t slot = first; slot < end; ++slot) {
+            Entry& torrent = entry(slot);
+            if (torrent.tid == 0)
+                continue;
+            if (torrent.seen != seenMark_) {
+                swept.peers += torrent.swarm.size();
+                ++swept.torrents;
+                removeTorrent(slot);
+                continue;
+            }
+            std::size_t bytesBefore = torrent.swarm.bytes();
+            std::uint32_t removed = torrent.swarm.sweep(seenMark_, hash_);
+            swarmBytes_ += torrent.swarm.bytes();
+            swarmBytes_ -= bytesBefore;
+            peers_ -= removed;
+            swept.peers += removed;
         }
-        state.slots.erase(slotAt);
-        remove(state, change.tid, swarm, slot);
-        if (!change.present) {
-            if (swarm.seeders.empty() && swarm.leechers.empty())
-                state.swarms.erase(change.tid);
-            return;
-        }
-    } else if (!change.present) {
-        return;
     }
-    // A new peer takes a random place, so that any run of the list is a random sample.
-    Swarm& swarm = state.swarms[change.tid];
-    std::vector<StoredPeer>& list = swarm.list(change.peer.seeder);
-    list.push_back(change.peer);
-    auto at = static_cast<std::uint32_t>(
-        std::uniform_int_distribution<std::size_t>(0, list.size() - 1)(placement));
-    auto last = static_cast<std::uint32_t>(list.size() - 1);
-    if (at != last) {
-        std::swap(list[at], list[last]);
-        state.slots[PeerKey{change.tid, list[last].uid}] = Slot{last, change.peer.seeder};
+    return swept;
+}
+
+void SwarmReplica::clear() {
+    std::vector<std::unique_ptr<Entry[]>> blocks;
+    {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        blocks.swap(blocks_);
+        freeSlots_.clear();
+        freeSlots_.shrink_to_fit();
+        slotsUsed_ = 0;
+        byInfoHash_.clear();
+        byTid_.clear();
+        torrents_ = 0;
+        peers_ = 0;
+        swarmBytes_ = 0;
     }
-    state.slots[key] = Slot{at, change.peer.seeder};
-    ++state.peers;
+    // `blocks` (every swarm) is freed here, outside the lock.
 }
 
 SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool leechersOnly,
                                         std::uint32_t candidates, std::uint32_t randomPoint) const {
     Answer answer;
+    std::uint64_t hash = hashOfInfoHash(infoHash);  // outside the lock
     std::shared_lock<std::shared_mutex> lock(mutex_);
-    auto torrent = state_.registry.find(infoHash);
-    if (torrent == state_.registry.end())
+    std::uint32_t slot =
+        byInfoHash_.find(hash, [&](std::uint32_t s) { return entry(s).infoHash == infoHash; });
+    if (slot == SlotIndex::kNone)
         return answer;
-    answer.tid = torrent->second.tid;
-    if (torrent->second.banned) {
+    const Entry& torrent = entry(slot);
+    answer.tid = torrent.tid;
+    if (torrent.banned) {
         answer.found = Found::Banned;
         return answer;
     }
     answer.found = Found::Registered;
-    answer.counts.downloaded = torrent->second.downloaded;
-    auto swarm = state_.swarms.find(answer.tid);
-    if (swarm == state_.swarms.end())
+    answer.counts.downloaded = torrent.downloaded;
+    answer.counts.complete = torrent.swarm.seeders();
+    answer.counts.incomplete = torrent.swarm.leechers();
+    std::uint32_t available = leechersOnly ? torrent.swarm.leechers() : torrent.swarm.size();
+    if (candidates == 0 || available == 0)
         return answer;
-    const std::vector<StoredPeer>& seeders = swarm->second.seeders;
-    const std::vector<StoredPeer>& leechers = swarm->second.leechers;
-    answer.counts.complete = static_cast<std::int64_t>(seeders.size());
-    answer.counts.incomplete = static_cast<std::int64_t>(leechers.size());
-    static const std::vector<StoredPeer> none;
-    const std::vector<StoredPeer>& first = leechersOnly ? leechers : seeders;
-    const std::vector<StoredPeer>& second = leechersOnly ? none : leechers;
-    std::size_t total = first.size() + second.size();
-    std::size_t count = std::min<std::size_t>(candidates, total);
-    if (count == 0)
-        return answer;
-    // A window of the whole list starts anywhere; a smaller one is a run from a random place.
-    std::size_t start = count == total ? 0 : randomPoint % total;
-    answer.peers = PeerList(
-        std::make_shared<const std::vector<StoredPeer>>(window(first, second, start, count)));
+    auto peers = std::make_shared<std::vector<StoredPeer>>();
+    peers->reserve(std::min(candidates, available));
+    torrent.swarm.copyWindow(leechersOnly, candidates, randomPoint, *peers);
+    answer.peers = PeerList(std::move(peers));
     return answer;
 }
 
 SwarmReplica::Stats SwarmReplica::stats() const {
     std::shared_lock<std::shared_mutex> lock(mutex_);
-    return Stats{state_.registry.size(), state_.peers};
+    Stats stats;
+    stats.torrents = torrents_;
+    stats.peers = peers_;
+    stats.bytes = blocks_.size() * (sizeof(Entry) << kBlockBits) + byInfoHash_.bytes() +
+                  byTid_.bytes() + freeSlots_.capacity() * sizeof(std::uint32_t) + swarmBytes_;
+    return stats;
 }
 
 }  // namespace tracker::swarms

@@ -1,33 +1,39 @@
-// Every registered torrent and every peer, in this process's memory, as the peer feed last
-// brought them from the database (see ReplicaFeed): an announce is answered from here without a
-// round trip, whatever the number of swarms. The database stays the truth: this is rebuilt from
-// it at start and every few minutes, and follows its changes in between. No SQL here.
+// Every registered torrent and every peer, in this process's memory, as the database's change
+// feed last brought them (see feed::ReplicaFeed): an announce is answered from here without a
+// round trip, whatever the number of swarms. Compact: a peer is a 52-byte record in its
+// swarm's array, a torrent a 72-byte entry in blocks, both found through open-addressing
+// indexes of 4-byte slots; no node per peer or torrent. The database stays the truth: this is
+// built from it and follows its changes. Readers share the lock; one thread (the feed's) writes,
+// a slice at a time, so that readers are never held up long. No SQL here.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <shared_mutex>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "protocol/announce_request.h"
 #include "protocol/responses.h"
 #include "swarms/peer.h"
+#include "swarms/seeded_hash.h"
+#include "swarms/slot_index.h"
+#include "swarms/swarm.h"
 
 namespace tracker::swarms {
 
 class SwarmReplica {
   public:
-    // A row of `torrents`.
-    struct Torrent {
+    // A row of `torrents` as written (present) or removed (not present; only tid matters).
+    struct TorrentChange {
+        bool present = true;
         std::uint32_t tid = 0;
+        protocol::InfoHash infoHash{};
         bool banned = false;
         std::int64_t downloaded = 0;
     };
-    using Registry = std::vector<std::pair<protocol::InfoHash, Torrent>>;
 
-    // A peer of swarm `tid` as written (present) or removed (not present; only tid and
+    // A peer of torrent `tid` as written (present) or removed (not present; only tid and
     // peer.uid matter).
     struct PeerChange {
         bool present = true;
@@ -46,64 +52,68 @@ class SwarmReplica {
     struct Stats {
         std::size_t torrents = 0;
         std::size_t peers = 0;
+        std::size_t bytes = 0;  // what the records, entries and indexes take
+    };
+
+    // What a resync removed: what the database no longer had and no change reported.
+    struct Swept {
+        std::size_t torrents = 0;
+        std::size_t peers = 0;
     };
 
     SwarmReplica();
+    ~SwarmReplica();
+    SwarmReplica(const SwarmReplica&) = delete;
+    SwarmReplica& operator=(const SwarmReplica&) = delete;
 
-    // Everything at once (a reload): built aside, swapped in.
-    void replaceAll(const Registry& registry, const std::vector<PeerChange>& peers);
-    // The torrents only: bans, registrations, removals, completion counts. A removed torrent's
-    // peers stay until the next replaceAll (nobody can reach them: lookups go by info hash).
-    void replaceRegistry(const Registry& registry);
-    // Changes in the order they were made, a slice at a time: readers are never held up long.
-    // Only one thread changes the replica (replaceAll, replaceRegistry, apply).
+    // Torrent changes in the order they were made. A removed torrent's peers go with it; a
+    // torrent whose info hash another tid now holds is replaced by it.
+    void applyTorrents(const std::vector<TorrentChange>& changes);
+    // Peer changes in the order they were made. A peer of a torrent not held is ignored.
     void apply(const std::vector<PeerChange>& changes);
 
+    // A resync: after beginResync(), every torrent and peer written is marked as seen;
+    // endResync() then removes the ones that were not. The replica serves all along.
+    void beginResync();
+    Swept endResync();
+    // Everything removed (a load starts again).
+    void clear();
+
     // The torrent's state and up to `candidates` peers (leechers only, for a seeder) taken in
-    // the swarm's order from `randomPoint` on, wrapping round. The swarm's order is random:
-    // each peer joins at a random place.
+    // the swarm's order from `randomPoint` on, wrapping round.
     Answer find(const protocol::InfoHash& infoHash, bool leechersOnly, std::uint32_t candidates,
                 std::uint32_t randomPoint) const;
 
     Stats stats() const;
 
   private:
-    struct HashOfInfoHash {
-        std::size_t operator()(const protocol::InfoHash& hash) const;
-    };
-    struct PeerKey {
-        std::uint32_t tid;
-        FixedBytes<10> uid;
-        friend bool operator==(const PeerKey& a, const PeerKey& b) {
-            return a.tid == b.tid && a.uid == b.uid.view();
-        }
-    };
-    struct HashOfPeerKey {
-        std::size_t operator()(const PeerKey& key) const;
-    };
-    struct Slot {
-        std::uint32_t index = 0;
-        bool seeder = false;
-    };
-    struct Swarm {
-        std::vector<StoredPeer> seeders;
-        std::vector<StoredPeer> leechers;
-        std::vector<StoredPeer>& list(bool seeder) { return seeder ? seeders : leechers; }
-    };
-    struct State {
-        std::unordered_map<protocol::InfoHash, Torrent, HashOfInfoHash> registry;
-        std::unordered_map<std::uint32_t, Swarm> swarms;
-        std::unordered_map<PeerKey, Slot, HashOfPeerKey> slots;
-        std::size_t peers = 0;
-    };
+    struct Entry;
+    static constexpr std::uint32_t kBlockBits = 12;  // 4,096 torrents a block
+    static constexpr std::size_t kSlice = 1024;      // changes (or slots) a write lock covers
 
-    static void fillRegistry(State& state, const Registry& registry);
-    static void applyTo(State& state, const PeerChange& change, std::mt19937& placement);
-    static void remove(State& state, std::uint32_t tid, Swarm& swarm, Slot slot);
+    Entry& entry(std::uint32_t slot) const;
+    std::uint32_t slotOfTid(std::uint32_t tid) const;
+    std::uint32_t slotOfHash(const protocol::InfoHash& infoHash) const;
+    std::uint64_t hashOfTid(std::uint32_t tid) const;
+    std::uint64_t hashOfInfoHash(const protocol::InfoHash& infoHash) const;
+    std::uint32_t allocateSlot();
+    void applyTorrent(const TorrentChange& change);
+    void applyPeer(const PeerChange& change);
+    void removeTorrent(std::uint32_t slot);
 
     mutable std::shared_mutex mutex_;
-    State state_;
-    std::mt19937 placement_;  // apply()'s, under the exclusive lock
+    SeededHash hash_;
+    std::uint64_t tidSeed_;
+    std::vector<std::unique_ptr<Entry[]>> blocks_;
+    std::vector<std::uint32_t> freeSlots_;
+    std::uint32_t slotsUsed_ = 0;  // slots ever handed out: the blocks' high-water mark
+    SlotIndex byInfoHash_;
+    SlotIndex byTid_;
+    std::size_t torrents_ = 0;
+    std::size_t peers_ = 0;
+    std::size_t swarmBytes_ = 0;  // the swarms' arrays and indexes
+    std::uint8_t seenMark_ = 0;   // 0 or PeerRecord::kSeen: what "seen" is in this resync
+    std::mt19937 placement_;      // where a new peer joins, under the write lock
 };
 
 }  // namespace tracker::swarms

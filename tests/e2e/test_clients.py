@@ -21,7 +21,8 @@ import tempfile
 import time
 import unittest
 
-from trackerclient import Tracker, compact_peers, has_ipv6_loopback, mariadb, register, settle
+from trackerclient import (Tracker, caught_up, compact_peers, has_ipv6_loopback, mariadb, register,
+                           settle)
 
 try:
     import libtorrent as lt
@@ -118,6 +119,7 @@ def register_torrent(torrent_path, info_hash, name, workdir):
     rows = mariadb("SELECT COUNT(*) FROM torrents WHERE infohash = UNHEX('%s')"
                    % info_hash.hex()).strip()
     assert rows == "1", "torrent %s not registered (%s rows)" % (info_hash.hex(), rows)
+    caught_up()  # the tracker serves it from here on
 
 
 def swarm_rows(info_hash):

@@ -28,9 +28,6 @@ HOLD = 12.0            # seconds the lock is held: a few query timeouts
 # until the query timeout, and (a reused connection that timed out counts as lost) once more.
 BOUND = 2 * (POOL_WAIT + QUERY_TIMEOUT) + 2.0
 RECOVERY = 3.0
-# How long after a table lock a worker's replica may still answer: it is not used once it has
-# not caught up for a second (replicaPullMs 250 x 4), plus room for a sanitizer build.
-STALE = 3.0
 BUSY = ("overloaded", "temporarily unavailable")
 
 
@@ -47,14 +44,13 @@ class LockedPool:
     """One run: hold a lock, send CLIENTS announces back to back for HOLD seconds, sample the
     workers' server connections, release, measure the recovery."""
 
-    def __init__(self, lock_sql, prefix, known_to_replicas=False):
+    def __init__(self, lock_sql, prefix):
         ensure_mariadb_running()
         self.info_hash = os.urandom(20)
-        register(self.info_hash, "overload " + prefix)
+        register(self.info_hash, "overload " + prefix)  # the workers' replicas know it
         self.tid = torrent_id(self.info_hash)
-        if known_to_replicas:
-            time.sleep(1.5)  # the workers re-read the registry every 750 ms
         self.pool_size = stats()["pool"]["size"]
+        self.failed_flushes_before = stats()["peerWrites"]["failedFlushes"]
         self.samples = []  # (seconds since the lock, worker connections)
         session = LockSession()
         try:
@@ -84,6 +80,7 @@ class LockedPool:
                 break
             time.sleep(0.1)
         time.sleep(1.0)
+        self.failed_flushes = stats()["peerWrites"]["failedFlushes"] - self.failed_flushes_before
         self.connections_after = worker_connections()
         self.max_connections = int(mariadb("SELECT @@max_connections").strip())
         self.lock_wait_timeout = int(mariadb("SELECT @@innodb_lock_wait_timeout").strip())
@@ -137,7 +134,7 @@ class RowLockOverloadTest(unittest.TestCase):
         slowest = max(self.scenario.records, key=lambda r: r.done - r.sent)
         self.assertLess(slowest.done - slowest.sent, 1.0, describe(slowest, self.scenario.locked))
         # The flushes did meet the lock: they failed at the lock-wait limit and kept their rows.
-        self.assertGreater(stats()["peerWrites"]["failedFlushes"], 0)
+        self.assertGreater(self.scenario.failed_flushes, 0)
 
     def test_service_resumes_after_the_release_and_nothing_accepted_is_lost(self):
         self.assertIsNotNone(self.scenario.recovery,
@@ -168,32 +165,30 @@ class RowLockOverloadTest(unittest.TestCase):
 
 class TableLockOverloadTest(unittest.TestCase):
     """LOCK TABLES peers WRITE (a dump, a migration) on a torrent the workers' replicas know:
-    the replicas cannot follow the table, answer from memory for their last second of
-    freshness, and then the announces read the database, block on the table's metadata lock
-    and are refused as busy. Their writes wait in the write-behind and land after the release."""
+    nothing can commit a change to the peers while it is held, so the replicas stay caught up
+    (a pull first reads how far the numbering has committed, which no blocked write moves) and
+    answer every announce from memory. The writes wait in the write-behind, whose flushes block
+    on the lock and fail at the statement time limit, and land after the release."""
 
     scenario = None
 
     @classmethod
     def setUpClass(cls):
-        cls.scenario = LockedPool("LOCK TABLES peers WRITE;", "tl", known_to_replicas=True)
+        cls.scenario = LockedPool("LOCK TABLES peers WRITE;", "tl")
         print("\n" + cls.scenario.summary("table lock"))
 
-    def test_answers_are_clean_and_bounded_and_service_resumes(self):
+    def test_announces_are_answered_from_memory_while_the_writes_wait(self):
         unclean = [r for r in self.scenario.records if not r.accepted and r.reason is None]
         self.assertEqual(len(unclean), 0, listing(unclean, self.scenario.locked))
         blocked = self.scenario.blocked()
-        busy = [r for r in blocked
-                if r.reason is not None and any(t in r.reason for t in BUSY)]
-        from_replica = [r for r in blocked
-                        if r.accepted and r.done - self.scenario.locked <= STALE]
-        clean = {id(r) for r in busy} | {id(r) for r in from_replica}
-        wrong = [r for r in blocked if id(r) not in clean]
-        self.assertEqual(len(wrong), 0, listing(wrong, self.scenario.locked))
-        # A replica that cannot follow the table stops answering: the rest went to the database.
-        self.assertGreater(len(busy), 0, listing(blocked[-5:], self.scenario.locked))
+        self.assertGreater(len(blocked), CLIENTS)
+        refused = [r for r in blocked if not r.accepted]
+        self.assertEqual(len(refused), 0, listing(refused, self.scenario.locked))
         slowest = max(self.scenario.records, key=lambda r: r.done - r.sent)
-        self.assertLess(slowest.done - slowest.sent, BOUND, describe(slowest, self.scenario.locked))
+        self.assertLess(slowest.done - slowest.sent, 1.0, describe(slowest, self.scenario.locked))
+        self.assertGreater(self.scenario.failed_flushes, 0)
+
+    def test_service_resumes_after_the_release_and_nothing_accepted_is_lost(self):
         self.assertIsNotNone(self.scenario.recovery)
         self.assertLess(self.scenario.recovery, RECOVERY)
         self.assertEqual(lost_keys(self.scenario.info_hash, self.scenario.records), set())

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import unittest
 
-from trackerclient import Tracker, bdecode, mariadb, settle
+from trackerclient import Tracker, bdecode, caught_up, mariadb, settle
 
 TRACKERCTL = os.environ.get("TRACKERCTL", "")
 SOCKET = os.environ.get("TRACKER_TEST_DB_SOCKET", "")
@@ -99,6 +99,8 @@ class TrackerctlTestCase(unittest.TestCase):
         self.assertEqual(result.returncode, expect,
                          "trackerctl %s -> %d\nstdout: %s\nstderr: %s"
                          % (" ".join(args), result.returncode, out, err))
+        if expect == 0 and config is None:
+            caught_up()  # what it changed is what the next announce sees
         return out, err
 
     def ctl_json(self, *args, expect=0, **kwargs):
@@ -159,11 +161,10 @@ class AddFromRealToolsTest(TrackerctlTestCase):
         self.assertEqual(int(mariadb("SELECT COUNT(*) FROM torrents WHERE infohash = UNHEX('%s')"
                                      % expected).strip()), 1)
 
-        # Ban: announces fail with #6 once the workers have read the registry again (every
-        # 750 ms) and their cached reads of the swarm are out of date (swarmCacheMs, 750 ms).
+        # Ban: announces fail with #6 once the workers' replicas have followed it (within
+        # replicaPullMs; ctl() waits for that).
         out, _ = self.ctl("ban", expected)
         self.assertIn("banned: tid %d" % tid, out)
-        settle()
         answer = self.tracker.announce(peer_params(info_hash, 7100, 100, "mk1"))
         self.assertTrue(answer[b"failure reason"].startswith(b"Tracker error #6"), answer)
         banned = self.ctl_json("show", str(tid))
@@ -171,7 +172,6 @@ class AddFromRealToolsTest(TrackerctlTestCase):
 
         out, _ = self.ctl("unban", str(tid))
         self.assertIn("unbanned: tid %d" % tid, out)
-        settle()
         self.assertEqual(self.announce_ok(info_hash, "mk1")[b"incomplete"], 1)
 
     def require_libtorrent(self):
@@ -415,7 +415,8 @@ class MigrateTest(TrackerctlTestCase):
         self.assertEqual(first["alreadyApplied"], [])
         self.assertEqual(first["checked"], ["schema.sql"])
         self.assertEqual(first["createdTables"], ["tracker_departures", "tracker_schema",
-                                                 "tracker_sequence", "tracker_swarms"])
+                                                 "tracker_sequence", "tracker_swarms",
+                                                 "tracker_torrent_feed"])
         once = schema_dump("php_copy")
         self.assertNotEqual(once, php_only)
         self.assertIn("`seeders`", once)
@@ -441,7 +442,7 @@ class MigrateTest(TrackerctlTestCase):
         report = self.ctl_json("migrate", config=config)
         self.assertEqual(report["createdTables"], ["peers", "torrents", "tracker_departures",
                                                   "tracker_schema", "tracker_sequence",
-                                                  "tracker_swarms"])
+                                                  "tracker_swarms", "tracker_torrent_feed"])
         self.assertEqual(report["appliedNow"], MIGRATIONS)
         # The result has the same schema as the one tests/run made with the mariadb client.
         self.assertEqual(schema_dump("ctl_empty"), schema_dump(DB_NAME))

@@ -1,6 +1,7 @@
 """A small BitTorrent tracker client for the end-to-end tests: bencode decoding, query
 encoding the ways real clients do it, and registering torrents in the test database."""
 
+import json
 import os
 import socket
 import subprocess
@@ -120,9 +121,32 @@ def mariadb(sql: str) -> str:
     return result.stdout.decode()
 
 
-def register(info_hash: bytes, name: str, banned=False):
+def caught_up(tracker=None, timeout=10.0):
+    """Waits until the worker behind `tracker` (default: the test nginx) has followed every
+    change committed so far: a registration, a ban or a removal is what its next announce
+    sees. Each worker's replica follows the database every replicaPullMs; its /stats says how
+    far it has read. Returns at once for a worker without a replica."""
+    committed = int(mariadb("SELECT value FROM tracker_sequence WHERE id = 1").strip())
+    tracker = tracker or Tracker()
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = tracker.get("/stats")
+        assert status == 200, "GET /stats: HTTP %d %r" % (status, body)
+        replica = json.loads(body).get("replica")
+        if replica is None or replica["sequence"] >= committed:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker's replica is at %d after %.0f s, the database at "
+                                 "%d: %r" % (replica["sequence"], timeout, committed, replica))
+        time.sleep(0.02)
+
+
+def register(info_hash: bytes, name: str, banned=False, tracker=None):
+    """Registers the torrent as a site's own pages would (an INSERT), then waits until the
+    tracker serves it (see caught_up)."""
     mariadb("INSERT INTO torrents (infohash, name, banned) VALUES (UNHEX('%s'), '%s', %d)"
             % (info_hash.hex(), name, 1 if banned else 0))
+    caught_up(tracker)
 
 
 def compact_peers(blob: bytes, width=6):

@@ -1,6 +1,8 @@
 // Each process's replica of the swarms against a real MariaDB: it follows what the flushes
-// write (its own and another process's), stopped peers, bans and completions, catches on a
-// reload what other writers did, and is not used once it has fallen behind.
+// write (its own and another process's), stopped peers, the registry's changes (registrations,
+// bans, completions, removals) and what other writers do, answers unknown hashes without the
+// database, reads everything again on a gap in the feed while it keeps serving, and is not
+// used once it has fallen behind.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "admin/admin_store.h"
 #include "db/connection_pool.h"
 #include "db_fixture.h"
 #include "feed/feed_statements.h"
@@ -30,14 +33,13 @@ using tracker::swarms::SwarmReplica;
 
 namespace {
 
-// A feed the test steps by hand, reading the registry on every step.
+// A feed the test steps by hand.
 ReplicaFeed::Options handDriven() {
     ReplicaFeed::Options options;
     options.startThread = false;
-    options.registryInterval = 0ms;
-    options.reloadInterval = 1h;
+    options.pullInterval = 0ms;  // a pull on every step, also between a load's chunks
     options.staleAfter = 1h;
-    options.reloadChunk = 7;  // several chunks even for a few peers
+    options.loadChunk = 7;  // several chunks even for a few peers
     return options;
 }
 
@@ -74,8 +76,8 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
     itest::Sql db;
     Process one, other;
     auto torrent = itest::registerTorrent(db, "followed");
-    REQUIRE(one.feed.step());  // the first step loads everything
-    REQUIRE(other.feed.step());
+    REQUIRE(one.feed.catchUp());  // the first step loads everything
+    REQUIRE(other.feed.catchUp());
     CHECK(one.find(torrent).found == SwarmReplica::Found::Registered);
     CHECK(one.find(torrent).peers.empty());
 
@@ -84,12 +86,12 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
                 StoreStatus::Ok);
     REQUIRE(other.store.announce(itest::announceFor(torrent, "d", "10.20.0.2", 0), 51).status ==
             StoreStatus::Ok);
-    REQUIRE(one.feed.step());
+    REQUIRE(one.feed.catchUp());
     CHECK(one.find(torrent).peers.empty());  // not flushed yet: nothing to follow
     REQUIRE(one.writer.flush());
     REQUIRE(other.writer.flush());
     for (Process* process : {&one, &other}) {
-        REQUIRE(process->feed.step());
+        REQUIRE(process->feed.catchUp());
         auto answer = process->find(torrent);
         CHECK(uids(answer) == std::set<std::string>{"a", "b", "c", "d"});
         CHECK(answer.counts.complete == 1);
@@ -113,7 +115,7 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
     CHECK(db.scalar("SELECT COUNT(*) FROM tracker_departures WHERE tid = " +
                     std::to_string(torrent.tid)) == 1);
     for (Process* process : {&one, &other}) {
-        REQUIRE(process->feed.step());
+        REQUIRE(process->feed.catchUp());
         auto answer = process->find(torrent);
         CHECK(uids(answer) == std::set<std::string>{"b", "c", "d", "e"});
         CHECK(answer.counts.complete == 2);
@@ -130,34 +132,168 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
     auto back = itest::announceFor(torrent, "a", "10.20.0.1", 100);
     REQUIRE(other.store.announce(back, 51).status == StoreStatus::Ok);
     REQUIRE(other.writer.flush());
-    REQUIRE(one.feed.step());
+    REQUIRE(one.feed.catchUp());
     CHECK(uids(one.find(torrent)).count("a") == 1);
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
-TEST_CASE("bans and registrations reach the replica with the registry; new torrents at once") {
+TEST_CASE("the registry follows changes: add, ban, unban, rename, complete, remove") {
     itest::Sql db;
     Process process;
-    auto torrent = itest::registerTorrent(db, "to ban");
-    REQUIRE(process.feed.step());
-    db.exec("UPDATE torrents SET banned = 1 WHERE tid = " + std::to_string(torrent.tid));
-    CHECK(process.find(torrent).found == SwarmReplica::Found::Registered);  // not read yet
-    REQUIRE(process.feed.step());
+    tracker::admin::AdminStore admin(process.pool);
+    REQUIRE(process.feed.catchUp());
+    auto changesBefore = process.feed.stats().changes;
+
+    // Registered as trackerctl does: known at the next pull, with nothing else read.
+    auto torrent = itest::registerTorrent(db, "followed registry");
+    std::string tid = std::to_string(torrent.tid);
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Unknown);  // not pulled yet
+    REQUIRE(process.feed.catchUp());
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Registered);
+    CHECK(process.feed.stats().changes == changesBefore + 1);
+    REQUIRE(process.store.announce(itest::announceFor(torrent, "a", "10.21.0.1", 5), 51).status ==
+            StoreStatus::Ok);
+    REQUIRE(process.writer.flush());
+    REQUIRE(process.feed.catchUp());
+
+    auto ban = [&](bool banned) {
+        auto changed = admin.setBanned(tracker::admin::TorrentKey{torrent.hash}, banned);
+        REQUIRE(std::holds_alternative<tracker::admin::BanChange>(changed));
+    };
+    ban(true);
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Registered);  // not pulled yet
+    REQUIRE(process.feed.catchUp());
     CHECK(process.find(torrent).found == SwarmReplica::Found::Banned);
     CHECK(process.store.announce(itest::announceFor(torrent, "x", "10.21.0.1", 5), 51).status ==
           StoreStatus::Banned);
+    ban(false);
+    REQUIRE(process.feed.catchUp());
+    auto unbanned = process.find(torrent);
+    CHECK(unbanned.found == SwarmReplica::Found::Registered);
+    CHECK(uids(unbanned) == std::set<std::string>{"a"});  // its peers were kept
 
-    // Registered since the replica's last registry read: the announce reads the database.
-    auto fresh = itest::registerTorrent(db, "just registered");
-    CHECK(process.find(fresh).found == SwarmReplica::Found::Unknown);
-    CHECK(process.store.announce(itest::announceFor(fresh, "y", "10.21.0.2", 5), 51).status ==
-          StoreStatus::Ok);
-    auto unknown = itest::registerTorrent(db, "unregistered");
-    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(unknown.tid));
-    CHECK(process.store.announce(itest::announceFor(unknown, "z", "10.21.0.3", 5), 51).status ==
+    // A rename takes no number (the replica holds no names); scrapes read it at once.
+    auto sequence = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+    auto renamed = admin.registerTorrent(torrent.hash, "a new name", true);
+    REQUIRE(std::holds_alternative<tracker::admin::Registration>(renamed));
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == sequence);
+    auto scraped = process.store.scrape({torrent.hash});
+    REQUIRE(scraped.entries.size() == 1);
+    CHECK(scraped.entries[0].name == "a new name");
+
+    // A completion counted by another writer (a PHP page) reaches the count.
+    db.exec("UPDATE torrents SET downloaded = downloaded + 2 WHERE tid = " + tid);
+    REQUIRE(process.feed.catchUp());
+    CHECK(process.find(torrent).counts.downloaded == 2);
+
+    // Removed: gone from the replica with its peers, and its hash is #5 again.
+    auto removed = admin.remove(tracker::admin::TorrentKey{torrent.hash});
+    REQUIRE(std::holds_alternative<tracker::admin::TorrentRow>(removed));
+    CHECK(db.scalar("SELECT present FROM tracker_torrent_feed WHERE tid = " + tid) == 0);
+    auto peersBefore = process.feed.stats().peers;
+    REQUIRE(process.feed.catchUp());
+    CHECK(process.find(torrent).found == SwarmReplica::Found::Unknown);
+    CHECK(process.feed.stats().peers == peersBefore - 1);
+    CHECK(process.store.announce(itest::announceFor(torrent, "y", "10.21.0.2", 5), 51).status ==
           StoreStatus::NotRegistered);
-    db.exec("DELETE FROM torrents WHERE tid IN (" + std::to_string(torrent.tid) + ", " +
-            std::to_string(fresh.tid) + ")");
+    CHECK(process.feed.stats().resyncs == 0);  // all of it followed, nothing read again
+}
+
+TEST_CASE("with a fresh replica, an unknown info hash is refused without the database") {
+    itest::Sql db;
+    ConnectionPool feedPool{itest::testDatabase(), 1, 1000ms};
+    ReplicaFeed feed{feedPool, handDriven()};
+    REQUIRE(feed.catchUp());
+    // The announces' own pool points at no server: any query there would be Unavailable.
+    tracker::DatabaseConfig nowhere = itest::testDatabase();
+    nowhere.socket = "/nonexistent/mysql.sock";
+    ConnectionPool deadPool{nowhere, 1, 100ms};
+    PeerWriter writer{deadPool, 1h};
+    SwarmStoreOptions options;
+    options.writer = &writer;
+    options.replica = &feed;
+    MysqlSwarmStore store{deadPool, options};
+    itest::Torrent unknown;
+    std::string raw = itest::randomBytes(20);
+    std::copy(raw.begin(), raw.end(), unknown.hash.begin());
+    for (int i = 0; i < 20; ++i) {
+        unknown.hash[0] = static_cast<char>(i);
+        CHECK(store.announce(itest::announceFor(unknown, "u", "10.27.0.1", 5), 51).status ==
+              StoreStatus::NotRegistered);
+    }
+    CHECK(deadPool.stats().leases == 0);
+    CHECK(deadPool.stats().connectFailures == 0);
+
+    // A registered one is answered from memory too (its write waits in the queue).
+    auto torrent = itest::registerTorrent(db, "from memory");
+    REQUIRE(feed.catchUp());
+    CHECK(store.announce(itest::announceFor(torrent, "r", "10.27.0.2", 5), 51).status ==
+          StoreStatus::Ok);
+    CHECK(deadPool.stats().leases == 0);
+    CHECK(writer.stats().pending == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("before its first load, announces are answered from the database") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "early");
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" +
+            std::to_string(torrent.tid) + ", 'e1', '-EA0001-000000000001', '10.28.0.1', 6881, 0)");
+    Process process;  // its feed has not stepped: nothing loaded
+    CHECK(process.feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
+    auto answer = process.store.announce(itest::announceFor(torrent, "e2", "10.28.0.2", 5), 51);
+    REQUIRE(answer.status == StoreStatus::Ok);
+    CHECK(answer.peers.size() == 1);
+    CHECK(answer.counts.complete == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a gap in the feed is read again beside the replica, which serves all along") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "resync");
+    std::string tid = std::to_string(torrent.tid);
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " + tid +
+            ", CONCAT('g', seq), CONCAT('-GA0001-', seq), '10.29.0.1', 6881, seq % 2 FROM "
+            "seq_1_to_40");
+    REQUIRE(process.feed.catchUp());
+    REQUIRE(process.find(torrent).peers.size() == 40);
+    auto before = process.feed.stats();
+
+    // Peers removed and their departures pruned past where the feed stands (tracker-cron does
+    // that to departures an hour old): the feed cannot tell what it missed.
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid IN ('g1', 'g2', 'g3')");
+    db.exec("DELETE FROM tracker_departures WHERE tid = " + tid);
+    db.exec(
+        "UPDATE tracker_sequence SET value = (SELECT value FROM (SELECT value FROM "
+        "tracker_sequence WHERE id = 1) AS counter) WHERE id = 2");
+    // Meanwhile another peer joins, which the resync's pulls must bring too.
+    db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" + tid +
+            ", 'late', '-GA0001-late', '10.29.0.2', 6881, 5)");
+
+    // Step by step (chunks of 7 rows): the replica is fresh and answers at every step.
+    bool served = true;
+    for (int i = 0; i < 1000; ++i) {
+        REQUIRE(process.feed.step());
+        const SwarmReplica* replica = process.feed.freshReplica(ReplicaFeed::Clock::now());
+        served =
+            served && replica != nullptr &&
+            replica->find(torrent.hash, false, 1000, 0).found == SwarmReplica::Found::Registered;
+        if (process.feed.stats().resyncs > before.resyncs)
+            break;
+    }
+    CHECK(served);
+    auto after = process.feed.stats();
+    CHECK(after.resyncs == before.resyncs + 1);
+    CHECK(after.resyncDropped == before.resyncDropped + 3);
+    REQUIRE(process.feed.catchUp());
+    auto answer = process.find(torrent);
+    CHECK(answer.peers.size() == 38);
+    auto held = uids(answer);
+    CHECK(held.count("g1") == 0);
+    CHECK(held.count("g3") == 0);
+    CHECK(held.count("late") == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
 }
 
 TEST_CASE("writers other than the flushes are followed too: a PHP page, the cleanup") {
@@ -165,18 +301,18 @@ TEST_CASE("writers other than the flushes are followed too: a PHP page, the clea
     Process process;
     auto torrent = itest::registerTorrent(db, "php writes");
     std::string tid = std::to_string(torrent.tid);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     // As the PHP front end writes: its own columns only, a statement at a time.
     db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " + tid +
             ", CONCAT('p', seq), CONCAT('-PH0001-', seq), '10.22.0.1', 6881, seq % 2 FROM "
             "seq_1_to_20");
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     auto answer = process.find(torrent);
     CHECK(answer.peers.size() == 20);
     CHECK(answer.counts.complete == 10);
     db.exec("UPDATE peers SET residual = 0, port = 7777 WHERE tid = " + tid + " AND uid = 'p1'");
     db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid IN ('p2', 'p3')");  // expired
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     answer = process.find(torrent);
     CHECK(answer.peers.size() == 18);
     CHECK(answer.counts.complete == 10);  // p1 turned seeder, p2 (a seeder) expired
@@ -186,10 +322,12 @@ TEST_CASE("writers other than the flushes are followed too: a PHP page, the clea
             CHECK(peer.port == 7777);
     CHECK(uids(answer).count("p2") == 0);
 
-    // A reload (here in chunks of 7 rows) lands on the same.
-    REQUIRE(process.feed.reload());
+    // A resync (here in chunks of 7 rows) lands on the same.
+    process.feed.requestResync();
+    REQUIRE(process.feed.catchUp());
     CHECK(uids(process.find(torrent)) == uids(answer));
-    CHECK(process.feed.stats().reloads == 2);
+    CHECK(process.feed.stats().resyncs == 1);
+    CHECK(process.feed.stats().resyncDropped == 0);
     db.exec("DELETE FROM torrents WHERE tid = " + tid);
 }
 
@@ -216,9 +354,9 @@ TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequen
         request.connectionAddress = request.address;
         return request;
     };
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     flushed(client);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     auto joined = seqOf("q");
     CHECK(joined > 0);
     auto changesBefore = process.feed.stats().changes;
@@ -229,7 +367,7 @@ TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequen
     flushed(as(40, 6881, "10.26.0.1"));
     CHECK(seqOf("q") == joined);
     CHECK(db.scalar("SELECT residual FROM peers WHERE tid = " + tid + " AND uid = 'q'") == 40);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     CHECK(process.feed.stats().changes == changesBefore);
     CHECK(process.feed.stats().sequence == static_cast<std::uint64_t>(counter()));
 
@@ -237,7 +375,7 @@ TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequen
     flushed(as(0, 6881, "10.26.0.1"));
     auto seeded = seqOf("q");
     CHECK(seeded > joined);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     CHECK(process.find(torrent).counts.complete == 1);
     flushed(as(0, 7001, "10.26.0.1"));
     CHECK(seqOf("q") > seeded);
@@ -254,7 +392,7 @@ TEST_CASE("a re-announce that changes nothing the replica holds keeps its sequen
     encrypted.requireCrypto = true;
     flushed(encrypted);
     CHECK(seqOf("q") > renamed);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     auto answer = process.find(torrent);
     REQUIRE(answer.peers.size() == 1);
     CHECK(answer.peers[0].port == 7001);
@@ -282,14 +420,14 @@ TEST_CASE("a replica that has not caught up lately is not used") {
     // Judged at given instants, not against the wall clock: a step may take longer than
     // staleAfter on a loaded machine (a sanitizer build), and that must not fail the test.
     auto before = ReplicaFeed::Clock::now();
-    REQUIRE(feed.step());
+    REQUIRE(feed.catchUp());
     auto after = ReplicaFeed::Clock::now();
     CHECK(feed.freshReplica(before) != nullptr);  // stamped no earlier than the step began
     CHECK(feed.freshReplica(after + options.staleAfter + 1ms) == nullptr);
     std::this_thread::sleep_for(80ms);
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr);
     before = ReplicaFeed::Clock::now();
-    REQUIRE(feed.step());  // a pull freshens it again
+    REQUIRE(feed.catchUp());  // a pull freshens it again
     CHECK(feed.freshReplica(before) != nullptr);
     CHECK(feed.freshReplica(ReplicaFeed::Clock::now() + options.staleAfter + 1ms) == nullptr);
 }
@@ -306,24 +444,24 @@ TEST_CASE("a stop and a return of one peer in one pull land in the order they we
         REQUIRE(process.writer.flush());  // a flush, a sequence number, each
     };
     flushed(join);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     REQUIRE(uids(process.find(torrent)) == std::set<std::string>{"x"});
 
     flushed(stop);
     flushed(join);  // the departure, then the row, in one pull
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     CHECK(uids(process.find(torrent)) == std::set<std::string>{"x"});
 
     flushed(join);
     flushed(stop);  // the row (rewritten), then the departure
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     CHECK(process.find(torrent).peers.empty());
 
     flushed(join);
     flushed(stop);
     flushed(join);
     flushed(stop);
-    REQUIRE(process.feed.step());
+    REQUIRE(process.feed.catchUp());
     CHECK(process.find(torrent).peers.empty());
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
@@ -336,8 +474,6 @@ TEST_CASE("a replica pulling while two processes flush at once ends where the ta
     ConnectionPool feedPool(itest::testDatabase(), 1, 1000ms);
     ReplicaFeed::Options options;
     options.pullInterval = 2ms;
-    options.registryInterval = 1h;
-    options.reloadInterval = 1h;
     options.staleAfter = 1h;
     ReplicaFeed feed(feedPool, options);  // its own thread, pulling all along
 
@@ -418,14 +554,14 @@ TEST_CASE("with its replica behind, an announce is answered from the database") 
     // Long enough that the step, the insert and the first announce fit in it even under a
     // sanitizer; the reload in large chunks so the first step is quick.
     options.staleAfter = 1500ms;
-    options.reloadChunk = 100000;
+    options.loadChunk = 100000;
     ReplicaFeed feed(pool, options);
     SwarmStoreOptions storeOptions;
     storeOptions.writer = &writer;
     storeOptions.replica = &feed;
     MysqlSwarmStore store(pool, storeOptions);
     auto torrent = itest::registerTorrent(db, "behind");
-    REQUIRE(feed.step());
+    REQUIRE(feed.catchUp());
     // Rows written since the last pull: the replica has not followed them yet, the table has
     // them, so the two paths answer apart.
     db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) SELECT " +
@@ -442,25 +578,40 @@ TEST_CASE("with its replica behind, an announce is answered from the database") 
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
-TEST_CASE("the feed's read is a range seek on the sequence number") {
+TEST_CASE("the feeds' reads are range seeks on the sequence number") {
     itest::Sql db;
-    std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
-        std::string("EXPLAIN FORMAT=JSON ") + tracker::feed::statements::kPeerFeed));
     // As a pull asks: the changes after the latest few.
     auto recent =
-        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1")) -
-        10;
-    explain->setUInt64(1, recent);
-    explain->setUInt64(2, recent);
-    std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
-    REQUIRE(rows->next());
-    std::string plan = rows->getString(1).asStdString();
-    INFO(plan);
-    CHECK(plan.find("\"key\": \"peers_seq\"") != std::string::npos);
-    CHECK(plan.find("\"key\": \"departures_seq\"") != std::string::npos);
-    std::size_t ranges = 0;  // the peers part and the departures part; no table scanned
-    for (auto at = plan.find("\"access_type\": \"range\""); at != std::string::npos;
-         at = plan.find("\"access_type\": \"range\"", at + 1))
-        ++ranges;
-    CHECK(ranges == 2);
+        static_cast<std::uint64_t>(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1"));
+    auto planOf = [&](const char* statement, int pairs) {
+        std::unique_ptr<sql::PreparedStatement> explain(
+            db.connection().prepareStatement(std::string("EXPLAIN FORMAT=JSON ") + statement));
+        for (int i = 0; i < pairs; ++i) {
+            explain->setUInt64(2 * i + 1, recent - 10);
+            explain->setUInt64(2 * i + 2, recent);
+        }
+        std::unique_ptr<sql::ResultSet> rows(explain->executeQuery());
+        REQUIRE(rows->next());
+        return rows->getString(1).asStdString();
+    };
+    auto count = [](const std::string& plan, const std::string& what) {
+        std::size_t found = 0;
+        for (auto at = plan.find(what); at != std::string::npos; at = plan.find(what, at + 1))
+            ++found;
+        return found;
+    };
+    std::string peers = planOf(tracker::feed::statements::kPeerFeed, 2);
+    INFO(peers);
+    CHECK(count(peers, "\"key\": \"peers_seq\"") == 1);
+    CHECK(count(peers, "\"key\": \"departures_seq\"") == 1);
+    // The peers part and the departures part; no table scanned (but the union's result).
+    CHECK(count(peers, "\"access_type\": \"range\"") == 2);
+    CHECK(count(peers, "\"access_type\": \"ALL\"") == count(peers, "\"union_result\""));
+
+    std::string torrents = planOf(tracker::feed::statements::kTorrentFeed, 1);
+    INFO(torrents);
+    CHECK(count(torrents, "\"key\": \"torrent_feed_seq\"") == 1);
+    CHECK(count(torrents, "\"access_type\": \"range\"") == 1);
+    CHECK(count(torrents, "\"access_type\": \"eq_ref\"") == 1);  // the torrent by tid
+    CHECK(count(torrents, "\"access_type\": \"ALL\"") == 0);
 }
