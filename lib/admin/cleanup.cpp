@@ -1,8 +1,11 @@
 #include "admin/cleanup.h"
 
+#include <functional>
 #include <memory>
 
+#include "admin/cleanup_statements.h"
 #include "db/db_session.h"
+#include "schema/schema_version.h"
 
 namespace tracker::admin {
 
@@ -12,115 +15,131 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// --- The statements. Placeholders only. ---
+using namespace statements;
 
-// Under READ COMMITTED a DELETE keeps its locks only on the rows it removes; under REPEATABLE
-// READ it would hold a next-key lock on every live peer its range passes until it commits,
-// making those peers' announces wait (measured with 8 clients announcing into 1M peers while
-// 50k expired ones were deleted: 150 row-lock waits, 18.7 s waited in all, against 61 and 5.5 s
-// under READ COMMITTED, those left being announces of the expiring peers themselves).
-// Statement-based binary logging refuses READ COMMITTED writes on InnoDB (error 1665), so such
-// a server keeps its default level.
-constexpr const char* kCanReadCommitted = "SELECT @@log_bin = 0 OR @@binlog_format <> 'STATEMENT'";
-constexpr const char* kReadCommitted = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+// Deletes the oldest expired peers a batch at a time until a batch comes up short. Adds to
+// `removed` and `batches` (DELETEs that removed rows) as it goes, so that a failure part way
+// still reports what was deleted before it.
+void deleteExpiredPeers(DbSession& session, const std::string& cutoff, std::uint32_t batchSize,
+                        std::uint64_t& removed, std::uint32_t& batches) {
+    for (;;) {
+        // Autocommit: each batch is its own transaction, its locks gone when it returns.
+        sql::PreparedStatement& remove = session.statement(kDeleteExpiredPeers);
+        remove.setString(1, cutoff);
+        remove.setUInt(2, batchSize);
+        remove.setString(3, cutoff);
+        auto count = static_cast<std::uint64_t>(remove.executeUpdate());
+        if (count == 0)
+            return;
+        ++batches;
+        removed += count;
+        // Short: nothing more had expired (or a peer of the batch announced meanwhile; what
+        // is left goes at the next run).
+        if (count < batchSize)
+            return;
+    }
+}
 
-constexpr const char* kTakeLock = "SELECT GET_LOCK(?, ?)";
-constexpr const char* kLockHolder = "SELECT IS_USED_LOCK(?)";
-constexpr const char* kReleaseLock = "SELECT RELEASE_LOCK(?)";
-
-// Taken once, so that every batch (and a dry run's count) judges rows against the same instant.
-constexpr const char* kCutoffs =
-    "SELECT NOW() - INTERVAL ? SECOND, NOW() - INTERVAL ? DAY, NOW() - INTERVAL 1 HOUR";
-
-// Expired peers. Every announce (ours and the PHP's) sets `updated`: it is when the peer was
-// last heard from. Deliberately no index on it: every announce moves `updated`, so the index
-// would cost every announce a secondary-index delete and insert on the hot path, to spare this
-// binary one primary-key-order pass over the table every 15 minutes. Measured here (MariaDB
-// 10.11, 1M peers, 10k torrents, 2 shared and busy cores): 100k announce upserts took 9.8-12.2 s
-// without the index and 12.5-23.6 s with it (8 clients: 15.6-17.2 s against 17.2-21.7 s); the
-// pass with nothing to delete took 0.17-0.58 s without it, 0.01-0.03 s with it; deleting 50k
-// expired peers took 2.0-5.9 s against 2.4-6.8 s (the deletes and their triggers dominate).
-// Half a second of one core per run is the cheaper side.
-//
-// A batch is the next `batchSize` expired rows in primary-key order after the previous batch:
-// a non-locking read finds its first and last pid, then the DELETE removes the expired rows
-// between them (checked again, so a peer that announced in between is kept). The walk never
-// rescans what it has passed: one pass over the table in all, each DELETE short and
-// deterministic (no DELETE ... LIMIT, which statement-based replication cannot replay).
-constexpr const char* kNextExpiredPeers =
-    "SELECT MIN(pid), MAX(pid) FROM "
-    "(SELECT pid FROM peers WHERE pid > ? AND updated < ? ORDER BY pid LIMIT ?) AS batch";
-// The peer feed's record of removed peers (migration 005), kept an hour: a worker further
-// behind than that reloads the whole table anyway (replicaReloadSeconds is at most 30 minutes).
-// Batched like the peers, by sequence number.
-constexpr const char* kNextOldDepartures =
-    "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM tracker_departures WHERE seq > ? AND "
-    "at < ? ORDER BY seq LIMIT ?) AS batch";
-constexpr const char* kDeleteOldDepartures =
-    "DELETE FROM tracker_departures WHERE seq BETWEEN ? AND ? AND at < ?";
-
-constexpr const char* kDeleteExpiredPeers =
-    "DELETE FROM peers WHERE pid BETWEEN ? AND ? AND updated < ?";
-constexpr const char* kCountExpiredPeers = "SELECT COUNT(*) FROM peers WHERE updated < ?";
-
-// Dead torrents: no peer row at all, and nothing happened to them since the cutoff.
-// `added` is the registration; `torrents.updated` moves on every change of the row: a
-// completion (downloaded + 1), a ban or a rename; `tracker_swarms.last_change` moves on every
-// change of the seeder/leecher counters the peers triggers make: a peer joining, leaving,
-// finishing, or being expired by this binary. So a torrent's idle time starts when its last
-// peer left (or was expired), and a torrent with any peer row is never dead whatever its
-// dates. Banned torrents are kept: the row is the ban.
-#define TRACKER_DEAD_TORRENT                                                                    \
-    "banned = 0 AND GREATEST(added, updated, COALESCE((SELECT last_change FROM tracker_swarms " \
-    "WHERE tracker_swarms.tid = torrents.tid), added)) < ? AND NOT EXISTS "                     \
-    "(SELECT 1 FROM peers WHERE peers.tid = torrents.tid)"
-constexpr const char* kNextDeadTorrents =
-    "SELECT MIN(tid), MAX(tid) FROM (SELECT tid FROM torrents WHERE tid > ? "
-    "AND " TRACKER_DEAD_TORRENT " ORDER BY tid LIMIT ?) AS batch";
-constexpr const char* kDeleteDeadTorrents =
-    "DELETE FROM torrents WHERE tid BETWEEN ? AND ? AND " TRACKER_DEAD_TORRENT;
-constexpr const char* kCountDeadTorrents =
-    "SELECT COUNT(*) FROM torrents WHERE " TRACKER_DEAD_TORRENT;
-#undef TRACKER_DEAD_TORRENT
-
-// One kind of row deleted batch by batch: `next` takes (after id, cutoff, batch size) and
-// returns the batch's first and last id; `remove` takes (first, last, cutoff).
-struct BatchedDelete {
-    const char* next;
-    const char* remove;
-};
-
-// Adds to `removed` and `batches` as it goes, so that a failure part way still reports what
-// was deleted before it.
-void deleteInBatches(DbSession& session, const BatchedDelete& statements, const std::string& cutoff,
-                     std::uint32_t batchSize, std::uint64_t& removed, std::uint32_t& batches) {
+void deleteDeadTorrents(DbSession& session, const std::string& cutoff, std::uint32_t batchSize,
+                        std::uint64_t& removed, std::uint32_t& batches) {
     std::uint64_t after = 0;
     for (;;) {
-        sql::PreparedStatement& next = session.statement(statements.next);
-        next.setUInt64(1, after);
-        next.setString(2, cutoff);
+        sql::PreparedStatement& next = session.statement(kNextIdleSwarms);
+        next.setString(1, cutoff);
+        next.setUInt64(2, after);
         next.setUInt(3, batchSize);
-        std::unique_ptr<sql::ResultSet> bounds(next.executeQuery());
-        if (!bounds->next() || bounds->isNull(1))
+        std::unique_ptr<sql::ResultSet> end(next.executeQuery());
+        if (!end->next() || end->isNull(1))
             return;
-        std::uint64_t first = bounds->getUInt64(1);
-        std::uint64_t last = bounds->getUInt64(2);
-        bounds.reset();
-
-        // Autocommit: each batch is its own transaction, its locks gone when it returns.
-        sql::PreparedStatement& remove = session.statement(statements.remove);
-        remove.setUInt64(1, first);
-        remove.setUInt64(2, last);
-        remove.setString(3, cutoff);
+        std::uint64_t last = end->getUInt64(1);
+        end.reset();
+        sql::PreparedStatement& remove = session.statement(kDeleteDeadTorrents);
+        remove.setString(1, cutoff);
+        remove.setUInt64(2, after);
+        remove.setUInt64(3, last);
+        remove.setString(4, cutoff);
         removed += static_cast<std::uint64_t>(remove.executeUpdate());
         ++batches;
         after = last;
     }
 }
 
-std::uint64_t countRows(DbSession& session, const char* statement, const std::string& cutoff) {
+// One transaction: the mark raised to `through`, then `remove` run.
+void pruneThrough(DbSession& session, std::uint64_t through, const std::function<void()>& remove) {
+    sql::Connection& connection = session.connection();
+    connection.setAutoCommit(false);
+    try {
+        sql::PreparedStatement& mark = session.statement(kMarkPruned);
+        mark.setUInt64(1, through);
+        mark.executeUpdate();
+        remove();
+        connection.commit();
+    } catch (...) {
+        try {
+            connection.rollback();
+            connection.setAutoCommit(true);
+        } catch (const sql::SQLException&) {
+            // The connection is gone: the run fails on the rethrow.
+        }
+        throw;
+    }
+    connection.setAutoCommit(true);
+}
+
+void pruneFeeds(DbSession& session, const std::string& cutoff, std::uint32_t batchSize,
+                std::uint32_t& batches) {
+    sql::PreparedStatement& lastOld = session.statement(kLastOldDeparture);
+    lastOld.setString(1, cutoff);
+    std::unique_ptr<sql::ResultSet> oldest(lastOld.executeQuery());
+    if (oldest->next() && !oldest->isNull(1)) {
+        std::uint64_t upTo = oldest->getUInt64(1);
+        oldest.reset();
+        for (;;) {
+            sql::PreparedStatement& next = session.statement(kNextDepartures);
+            next.setUInt64(1, upTo);
+            next.setUInt(2, batchSize);
+            std::unique_ptr<sql::ResultSet> end(next.executeQuery());
+            if (!end->next() || end->isNull(1))
+                break;
+            std::uint64_t last = end->getUInt64(1);
+            end.reset();
+            pruneThrough(session, last, [&] {
+                sql::PreparedStatement& remove = session.statement(kDeleteDepartures);
+                remove.setUInt64(1, last);
+                remove.executeUpdate();
+            });
+            ++batches;
+        }
+    }
+    std::uint64_t after = 0;
+    for (;;) {
+        sql::PreparedStatement& next = session.statement(kNextTombstones);
+        next.setUInt64(1, after);
+        next.setString(2, cutoff);
+        next.setUInt(3, batchSize);
+        std::unique_ptr<sql::ResultSet> end(next.executeQuery());
+        if (!end->next() || end->isNull(1))
+            return;
+        std::uint64_t last = end->getUInt64(1);
+        std::uint64_t sequence = end->getUInt64(2);
+        end.reset();
+        pruneThrough(session, sequence, [&] {
+            sql::PreparedStatement& remove = session.statement(kDeleteTombstones);
+            remove.setUInt64(1, after);
+            remove.setUInt64(2, last);
+            remove.setString(3, cutoff);
+            remove.executeUpdate();
+        });
+        ++batches;
+        after = last;
+    }
+}
+
+std::uint64_t countRows(DbSession& session, const char* statement, const std::string& cutoff,
+                        int cutoffs) {
     sql::PreparedStatement& count = session.statement(statement);
-    count.setString(1, cutoff);
+    for (int i = 1; i <= cutoffs; ++i)
+        count.setString(i, cutoff);
     std::unique_ptr<sql::ResultSet> rows(count.executeQuery());
     return rows->next() ? rows->getUInt64(1) : 0;
 }
@@ -183,6 +202,14 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
             result.message = "GET_LOCK('" + lockName + "') failed";
             return;
     }
+    if (unsigned version = schema::appliedSchemaVersion(session);
+        version < schema::kRequiredSchemaVersion) {
+        result.status = CleanupStatus::Failed;
+        result.message = "the database has our migrations up to " + std::to_string(version) +
+                         ", the cleanup needs " + std::to_string(schema::kRequiredSchemaVersion) +
+                         ": run `trackerctl migrate` first; nothing done";
+        return;
+    }
     preferReadCommitted(session);
 
     std::string peerCutoff;
@@ -201,23 +228,21 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
     const bool torrentsExpire = policy.torrentTtlDays > 0;
 
     if (policy.dryRun) {
-        result.peersRemoved = countRows(session, kCountExpiredPeers, peerCutoff);
+        result.peersRemoved = countRows(session, kCountExpiredPeers, peerCutoff, 1);
         // The torrents whose last peers are among the expired ones are not counted, and rightly:
         // removing those peers moves its `tracker_swarms.last_change` (the counter triggers), so
         // the real run keeps them too.
         if (torrentsExpire)
-            result.torrentsRemoved = countRows(session, kCountDeadTorrents, torrentCutoff);
+            result.torrentsRemoved = countRows(session, kCountDeadTorrents, torrentCutoff, 2);
     } else {
         // Peers first: a torrent emptied now starts its idle time now.
-        deleteInBatches(session, {kNextExpiredPeers, kDeleteExpiredPeers}, peerCutoff,
-                        policy.batchSize, result.peersRemoved, result.batches);
+        deleteExpiredPeers(session, peerCutoff, policy.batchSize, result.peersRemoved,
+                           result.batches);
         if (torrentsExpire) {
-            deleteInBatches(session, {kNextDeadTorrents, kDeleteDeadTorrents}, torrentCutoff,
-                            policy.batchSize, result.torrentsRemoved, result.batches);
+            deleteDeadTorrents(session, torrentCutoff, policy.batchSize, result.torrentsRemoved,
+                               result.batches);
         }
-        std::uint64_t departures = 0;  // bookkeeping, not reported as peers
-        deleteInBatches(session, {kNextOldDepartures, kDeleteOldDepartures}, departureCutoff,
-                        policy.batchSize, departures, result.batches);
+        pruneFeeds(session, departureCutoff, policy.batchSize, result.batches);
     }
 
     sql::PreparedStatement& release = session.statement(kReleaseLock);

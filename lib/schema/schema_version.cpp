@@ -12,17 +12,24 @@ constexpr int kNoSuchTable = 1146;
 
 }  // namespace
 
+unsigned appliedSchemaVersion(DbSession& session) {
+    try {
+        std::unique_ptr<sql::ResultSet> row(session.statement(kHighestVersion).executeQuery());
+        return row->next() ? row->getUInt(1) : 0u;
+    } catch (const sql::SQLException& error) {
+        if (error.getErrorCode() == kNoSuchTable)
+            return 0u;
+        throw;
+    }
+}
+
 std::optional<unsigned> appliedSchemaVersion(ConnectionPool& pool) {
     auto leased = pool.acquire();
     if (!leased.lease)
         return std::nullopt;
     try {
-        std::unique_ptr<sql::ResultSet> row(
-            leased.lease->session().statement(kHighestVersion).executeQuery());
-        return row->next() ? row->getUInt(1) : 0u;
+        return appliedSchemaVersion(leased.lease->session());
     } catch (const sql::SQLException& error) {
-        if (error.getErrorCode() == kNoSuchTable)
-            return 0u;
         if (isConnectionLost(error))
             leased.lease->markBroken();
         return std::nullopt;

@@ -1,6 +1,6 @@
-// Which of our migrations the database has: tracker-fcgi refuses to serve a database without
-// the ones it needs (its write-behind and replica would fail on every flush, quietly to
-// clients, while announces pile up in the queue).
+// Which of our migrations the database has: tracker-fcgi and tracker-cron refuse a database
+// without the ones they need (the workers' write-behind and replica would fail on every flush,
+// quietly to clients, while announces pile up in the queue; the cleanup names its indexes).
 #pragma once
 
 #include <optional>
@@ -9,12 +9,14 @@
 
 namespace tracker::schema {
 
-// The highest migration this build's SQL relies on (sql/migrations/008_*: the registry's
-// change feed, which the replica follows).
-constexpr unsigned kRequiredSchemaVersion = 8;
+// The highest migration this build's SQL relies on (sql/migrations/009_*: the registry's
+// change feed, which the replica follows, and the cleanup's indexes).
+constexpr unsigned kRequiredSchemaVersion = 9;
 
 // The highest migration recorded in `tracker_schema` (0: none, or no such table); none when
 // the database cannot be reached (then the caller starts anyway: the pool reconnects later).
 std::optional<unsigned> appliedSchemaVersion(db::ConnectionPool& pool);
+// The same on a connected session; throws sql::SQLException when the server fails.
+unsigned appliedSchemaVersion(db::DbSession& session);
 
 }  // namespace tracker::schema

@@ -84,8 +84,11 @@ class CronTest(unittest.TestCase):
         add_peers(swarm, 3, 1300, "old")
         add_peers(swarm, 2, 10, "new")
         dead = new_torrent("cron dead")
+        # Registered 8 days ago and never announced since.
         mariadb("UPDATE torrents SET added = NOW() - INTERVAL 8 DAY, "
-                "updated = NOW() - INTERVAL 8 DAY WHERE tid = %d" % dead)
+                "updated = NOW() - INTERVAL 8 DAY WHERE tid = %d; "
+                "UPDATE tracker_swarms SET last_change = NOW() - INTERVAL 8 DAY WHERE tid = %d"
+                % (dead, dead))
 
         result = run_cron(config=self.config)
         self.assertEqual(result.returncode, 0, result.stderr)
