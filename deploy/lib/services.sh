@@ -220,7 +220,7 @@ tracker_http_status() {
 
 # -------------------------------------------------------------- packages --
 
-TRACKER_PACKAGES=(cmake g++ make pkg-config libfcgi-dev libmysqlcppconn-dev
+TRACKER_PACKAGES=(cmake g++ make pkg-config libfcgi-dev libmysqlcppconn-dev zlib1g-dev
     nlohmann-json3-dev catch2 libssl-dev mariadb-server mariadb-client
     nginx-light python3)
 

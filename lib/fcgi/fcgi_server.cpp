@@ -65,7 +65,13 @@ void writeResponse(FCGX_Request& request, const service::HttpResponse& response)
     head += "\r\nContent-Type: ";
     head += response.contentType;
     head += "\r\nContent-Length: ";
-    head += std::to_string(response.body.size());
+    head += std::to_string(response.stream ? response.streamBytes : response.body.size());
+    if (!response.contentEncoding.empty()) {
+        head += "\r\nContent-Encoding: ";
+        head += response.contentEncoding;
+    }
+    if (response.varyOnEncoding)
+        head += "\r\nVary: Accept-Encoding";
     if (response.noCache) {
         head +=
             "\r\nCache-Control: no-cache, must-revalidate\r\nPragma: no-cache"
@@ -73,9 +79,17 @@ void writeResponse(FCGX_Request& request, const service::HttpResponse& response)
     }
     head += "\r\n\r\n";
     FCGX_PutStr(head.data(), static_cast<int>(head.size()), request.out);
-    if (param(request, "REQUEST_METHOD") != "HEAD") {
+    if (param(request, "REQUEST_METHOD") == "HEAD")
+        return;
+    if (!response.stream) {
         FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), request.out);
+        return;
     }
+    bool complete = response.stream([&request](std::string_view piece) {
+        return FCGX_PutStr(piece.data(), static_cast<int>(piece.size()), request.out) >= 0;
+    });
+    if (!complete)  // the web server sees a body shorter than its Content-Length
+        util::logErrorThrottled("response", "a streamed response was cut short");
 }
 
 }  // namespace
@@ -165,6 +179,7 @@ void Server::serve(const Handler& handler, IdleConnection& idle) {
         plain.path = requestPath(request);
         plain.query = param(request, "QUERY_STRING");
         plain.remoteAddr = param(request, "REMOTE_ADDR");
+        plain.acceptEncoding = param(request, "HTTP_ACCEPT_ENCODING");
         service::HttpResponse response;
         try {
             response = handler(plain);

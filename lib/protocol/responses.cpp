@@ -85,45 +85,52 @@ std::string encodeAnnounce(const AnnounceRequest& request, const SwarmCounts& co
 }
 
 std::string encodeScrape(std::vector<ScrapeEntry> entries, std::int64_t minRequestInterval) {
-    if (entries.empty()) {
-        std::string out;
-        BencodeWriter writer(out);
-        writer.beginDict();
-        writer.entry("failure reason", "No results were found.");
-        writer.end();
-        return out;
-    }
     std::sort(entries.begin(), entries.end(), [](const ScrapeEntry& a, const ScrapeEntry& b) {
         return view(a.infoHash).compare(view(b.infoHash)) < 0;
     });
-    // A dict holds each key once: a hash listed twice is answered once.
-    entries.erase(std::unique(entries.begin(), entries.end(),
-                              [](const ScrapeEntry& a, const ScrapeEntry& b) {
-                                  return a.infoHash == b.infoHash;
-                              }),
-                  entries.end());
     std::string out;
     out.reserve(32 + entries.size() * 128);
+    ScrapeStreamEncoder encoder(minRequestInterval);
+    for (const ScrapeEntry& entry : entries)
+        encoder.add(entry, out);  // a hash listed twice is answered once
+    encoder.finish(out);
+    return out;
+}
+
+void ScrapeStreamEncoder::add(const ScrapeEntry& entry, std::string& out) {
     BencodeWriter writer(out);
-    writer.beginDict();
-    writer.key("files");
-    writer.beginDict();
-    for (const ScrapeEntry& entry : entries) {
-        writer.key(view(entry.infoHash));
+    if (entries_ == 0) {
         writer.beginDict();
-        writer.entry("complete", entry.counts.complete);
-        writer.entry("downloaded", entry.counts.downloaded);
-        writer.entry("incomplete", entry.counts.incomplete);
-        writer.entry("name", entry.name);
+        writer.key("files");
+        writer.beginDict();
+    } else if (view(entry.infoHash).compare(view(last_)) <= 0) {
+        return;  // a dict's keys are sorted and unique
+    }
+    writer.key(view(entry.infoHash));
+    writer.beginDict();
+    writer.entry("complete", entry.counts.complete);
+    writer.entry("downloaded", entry.counts.downloaded);
+    writer.entry("incomplete", entry.counts.incomplete);
+    writer.entry("name", entry.name);
+    writer.end();
+    last_ = entry.infoHash;
+    ++entries_;
+}
+
+void ScrapeStreamEncoder::finish(std::string& out) {
+    BencodeWriter writer(out);
+    if (entries_ == 0) {
+        writer.beginDict();
+        writer.entry("failure reason", "No results were found.");
         writer.end();
+        return;
     }
     writer.end();
     writer.key("flags");
     writer.beginDict();
-    writer.entry("min_request_interval", minRequestInterval);
+    writer.entry("min_request_interval", minRequestInterval_);
     writer.end();
     writer.end();
-    return out;
 }
 
 }  // namespace tracker::protocol

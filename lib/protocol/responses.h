@@ -46,4 +46,23 @@ struct ScrapeEntry {
 // gives the PHP's failure `No results were found.`.
 std::string encodeScrape(std::vector<ScrapeEntry> entries, std::int64_t minRequestInterval);
 
+// The same answer written a piece at a time, for a scrape too big to hold (the full scrape):
+// entries come in ascending info hash order; one that does not come after the last is left
+// out, so the dict stays valid bencode whatever the caller feeds it.
+class ScrapeStreamEncoder {
+  public:
+    explicit ScrapeStreamEncoder(std::int64_t minRequestInterval)
+        : minRequestInterval_(minRequestInterval) {}
+    // Appends the entry's bytes (and the answer's head, before the first one) to `out`.
+    void add(const ScrapeEntry& entry, std::string& out);
+    // Appends the answer's tail (or the whole failure, when nothing was added).
+    void finish(std::string& out);
+    std::size_t entries() const { return entries_; }
+
+  private:
+    std::int64_t minRequestInterval_;
+    std::size_t entries_ = 0;
+    InfoHash last_{};
+};
+
 }  // namespace tracker::protocol

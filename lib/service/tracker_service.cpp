@@ -78,7 +78,13 @@ TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
       store_(store),
       statsReaders_(std::move(statsReaders)),
       metrics_(std::move(poolStats)),
-      fullScrapeCache_(std::chrono::seconds(config.fullScrapeCacheSeconds)) {}
+      fullScrape_(config.fullScrape
+                      ? std::make_unique<FullScrape>(
+                            std::chrono::seconds(config.fullScrapeCacheSeconds),
+                            [this](const std::function<void(std::string_view)>& write) {
+                                return writeFullScrape(write);
+                            })
+                      : nullptr) {}
 
 HttpResponse TrackerService::refuse(const Failure& failure) {
     metrics_.countFailure(failure.code);
@@ -112,7 +118,7 @@ HttpResponse TrackerService::handle(const HttpRequest& request) {
         return announce(request.query, request.remoteAddr);
     }
     if (endpoint == Endpoint::Scrape)
-        return scrape(request.query);
+        return scrape(request.query, request.acceptEncoding);
 
     if (!statsReaders_.allows(request.remoteAddr)) {
         metrics_.countRequest(RequestKind::Forbidden);
@@ -159,13 +165,13 @@ HttpResponse TrackerService::announce(std::string_view query, std::string_view r
     return bencoded(protocol::encodeAnnounce(request, outcome.counts, intervals, peers, chosen));
 }
 
-HttpResponse TrackerService::scrape(std::string_view query) {
+HttpResponse TrackerService::scrape(std::string_view query, std::string_view acceptEncoding) {
     auto parsed = protocol::parseScrape(query, config_.maxScrapeHashes);
     if (auto* refused = std::get_if<Failure>(&parsed))
         return refuse(*refused);
     const protocol::ScrapeRequest& request = std::get<protocol::ScrapeRequest>(parsed);
     if (request.full())
-        return fullScrape();
+        return fullScrape(acceptEncoding);
 
     metrics_.countRequest(RequestKind::Scrape);
     store::ScrapeOutcome outcome = store_.scrape(request.infoHashes);
@@ -174,24 +180,50 @@ HttpResponse TrackerService::scrape(std::string_view query) {
     return bencoded(protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval));
 }
 
-HttpResponse TrackerService::fullScrape() {
+HttpResponse TrackerService::fullScrape(std::string_view acceptEncoding) {
     metrics_.countRequest(RequestKind::FullScrape);
-    if (!config_.fullScrape) {
+    if (!fullScrape_) {
         return refuse(protocol::makeFailure(
             FailureCode::Unnumbered,
             "full scrape is disabled on this tracker; name torrents with info_hash"));
     }
-    auto body = fullScrapeCache_.get([this]() -> std::optional<std::string> {
-        store::ScrapeOutcome outcome = store_.scrapeAll();
-        if (outcome.status != store::StoreStatus::Ok) {
-            util::logErrorThrottled("full-scrape", "full scrape failed: " + outcome.message);
-            return std::nullopt;
-        }
-        return protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval);
-    });
-    if (!body)
-        return refuse(store::StoreStatus::Unavailable, {});
-    return bencoded(*body);
+    std::shared_ptr<const FullScrape::Copy> copy = fullScrape_->get();
+    if (!copy) {
+        return refuse(protocol::makeFailure(
+            FailureCode::Unavailable, "the full scrape is being prepared; try again in a minute"));
+    }
+    HttpResponse response;
+    response.varyOnEncoding = true;
+    if (acceptsGzip(acceptEncoding)) {
+        response.contentEncoding = "gzip";
+        response.streamBytes = copy->gzipBytes;
+        response.stream = [copy](const BodySink& sink) { return copy->sendGzip(sink); };
+    } else {
+        response.streamBytes = copy->plainBytes;
+        response.stream = [copy](const BodySink& sink) { return copy->sendPlain(sink); };
+    }
+    return response;
+}
+
+bool TrackerService::writeFullScrape(const std::function<void(std::string_view)>& write) {
+    protocol::ScrapeStreamEncoder encoder(config_.scrapeInterval);
+    std::string piece;
+    store::ReadOutcome read =
+        store_.scrapeAll([&](const std::vector<protocol::ScrapeEntry>& entries) {
+            piece.clear();
+            for (const protocol::ScrapeEntry& entry : entries)
+                encoder.add(entry, piece);
+            write(piece);
+            return true;
+        });
+    if (read.status != store::StoreStatus::Ok) {
+        util::logErrorThrottled("full-scrape", "full scrape failed: " + read.message);
+        return false;
+    }
+    piece.clear();
+    encoder.finish(piece);
+    write(piece);
+    return true;
 }
 
 }  // namespace tracker::service

@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "service/address_allowlist.h"
-#include "service/full_scrape_cache.h"
+#include "service/full_scrape.h"
 #include "service/http_types.h"
 #include "service/metrics.h"
 #include "store/swarm_store.h"
@@ -28,10 +28,13 @@ class TrackerService {
     Metrics& metrics() { return metrics_; }
 
     HttpResponse announce(std::string_view query, std::string_view remoteAddr);
-    HttpResponse scrape(std::string_view query);
+    HttpResponse scrape(std::string_view query, std::string_view acceptEncoding = {});
 
   private:
-    HttpResponse fullScrape();
+    HttpResponse fullScrape(std::string_view acceptEncoding);
+    // The full scrape's bencoded answer, from the store a chunk at a time (FullScrape's
+    // builder, on its thread).
+    bool writeFullScrape(const std::function<void(std::string_view)>& write);
     // A bencoded failure, counted by reason.
     HttpResponse refuse(const protocol::Failure& failure);
     HttpResponse refuse(store::StoreStatus status, std::string_view why);
@@ -41,7 +44,8 @@ class TrackerService {
     store::SwarmStore& store_;
     AddressAllowlist statsReaders_;
     Metrics metrics_;
-    FullScrapeCache fullScrapeCache_;
+    // Last: its thread calls writeFullScrape, which uses the members above.
+    std::unique_ptr<FullScrape> fullScrape_;  // null when fullScrape is off
 };
 
 // Which endpoint a path names, by its last segment: `/announce`, `/tracker/announce` and the

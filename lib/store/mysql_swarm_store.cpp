@@ -316,24 +316,50 @@ ScrapeOutcome MysqlSwarmStore::scrape(const std::vector<protocol::InfoHash>& inf
     });
 }
 
-ScrapeOutcome MysqlSwarmStore::scrapeAll() {
-    return withSession<ScrapeOutcome>(pool_, [&](DbSession& session) {
-        ScrapeOutcome outcome;
-        std::unique_ptr<sql::ResultSet> rows(session.statement(kScrapeAll).executeQuery());
-        while (rows->next()) {
-            std::string hash = rows->getString(1).asStdString();
-            if (hash.size() != 20)
-                continue;
-            protocol::ScrapeEntry entry;
-            std::copy(hash.begin(), hash.end(), entry.infoHash.begin());
-            entry.name = rows->getString(2).asStdString();
-            entry.counts.downloaded = nonNegative(rows->getInt64(3));
-            entry.counts.complete = nonNegative(rows->getInt64(4));
-            entry.counts.incomplete = nonNegative(rows->getInt64(5));
-            outcome.entries.push_back(std::move(entry));
-        }
-        return outcome;
-    });
+ReadOutcome MysqlSwarmStore::scrapeAll(const ScrapeSink& sink) {
+    constexpr std::uint32_t kChunk = 10000;
+    std::string after;  // the last info hash read; none before the first chunk
+    for (bool first = true;; first = false) {
+        std::vector<protocol::ScrapeEntry> chunk;
+        std::string last;
+        std::uint32_t rowsRead = 0;
+        ReadOutcome read = withSession<ReadOutcome>(pool_, [&](DbSession& session) {
+            chunk.clear();  // a retry starts the chunk again
+            rowsRead = 0;
+            sql::PreparedStatement& next = session.statement(first ? kScrapeAllFirst : kScrapeAll);
+            if (first) {
+                next.setUInt(1, kChunk);
+            } else {
+                next.setString(1, bytes(after));
+                next.setUInt(2, kChunk);
+            }
+            std::unique_ptr<sql::ResultSet> rows(next.executeQuery());
+            chunk.reserve(rows->rowsCount());
+            while (rows->next()) {
+                std::string hash = rows->getString(1).asStdString();
+                last = hash;
+                ++rowsRead;
+                if (hash.size() != 20)
+                    continue;
+                protocol::ScrapeEntry entry;
+                std::copy(hash.begin(), hash.end(), entry.infoHash.begin());
+                entry.name = rows->getString(2).asStdString();
+                entry.counts.downloaded = nonNegative(rows->getInt64(3));
+                entry.counts.complete = nonNegative(rows->getInt64(4));
+                entry.counts.incomplete = nonNegative(rows->getInt64(5));
+                chunk.push_back(std::move(entry));
+            }
+            return ReadOutcome{};
+        });
+        if (read.status != StoreStatus::Ok)
+            return read;
+        bool done = rowsRead < kChunk;
+        if (!chunk.empty() && !sink(chunk))
+            return {};
+        if (done)
+            return {};
+        after = std::move(last);
+    }
 }
 
 }  // namespace tracker::store

@@ -36,7 +36,7 @@ class MysqlSwarmStore : public SwarmStore {
     AnnounceOutcome announce(const protocol::AnnounceRequest& request,
                              std::uint32_t candidates) override;
     ScrapeOutcome scrape(const std::vector<protocol::InfoHash>& infoHashes) override;
-    ScrapeOutcome scrapeAll() override;
+    ReadOutcome scrapeAll(const ScrapeSink& sink) override;
 
   private:
     AnnounceOutcome announceReadFirst(const protocol::AnnounceRequest& request,

@@ -82,8 +82,14 @@ constexpr const char* kScrapeOne =
     "FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid "
     "WHERE t.infohash = ? AND t.banned = 0";
 
-constexpr const char* kScrapeAll =
-    "SELECT t.infohash, t.name, t.downloaded, COALESCE(s.seeders, 0), COALESCE(s.leechers, 0) "
-    "FROM torrents t LEFT JOIN tracker_swarms s ON s.tid = t.tid WHERE t.banned = 0";
+// The full scrape, a chunk at a time in info hash order (the unique index's: no sort, and the
+// order a bencoded dict's keys take): the first chunk, then the ones after the last hash read.
+#define TRACKER_SCRAPE_ALL(AFTER)                                                               \
+    "SELECT t.infohash, t.name, t.downloaded, COALESCE(s.seeders, 0), COALESCE(s.leechers, 0) " \
+    "FROM torrents t FORCE INDEX (infohash) LEFT JOIN tracker_swarms s ON s.tid = t.tid "       \
+    "WHERE t.banned = 0 " AFTER " ORDER BY t.infohash LIMIT ?"
+constexpr const char* kScrapeAllFirst = TRACKER_SCRAPE_ALL("");
+constexpr const char* kScrapeAll = TRACKER_SCRAPE_ALL("AND t.infohash > ?");
+#undef TRACKER_SCRAPE_ALL
 
 }  // namespace tracker::store::statements

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,15 @@ struct ScrapeOutcome {
     std::vector<protocol::ScrapeEntry> entries;  // registered, unbanned torrents only
 };
 
+// Where a read of every torrent goes, a chunk at a time; false stops the read.
+using ScrapeSink = std::function<bool(const std::vector<protocol::ScrapeEntry>&)>;
+
+// How a read that returns nothing else went.
+struct ReadOutcome {
+    StoreStatus status = StoreStatus::Ok;
+    std::string message;
+};
+
 class SwarmStore {
   public:
     virtual ~SwarmStore() = default;
@@ -51,7 +61,9 @@ class SwarmStore {
     virtual AnnounceOutcome announce(const protocol::AnnounceRequest& request,
                                      std::uint32_t candidates) = 0;
     virtual ScrapeOutcome scrape(const std::vector<protocol::InfoHash>& infoHashes) = 0;
-    virtual ScrapeOutcome scrapeAll() = 0;
+    // Every registered, unbanned torrent in ascending info hash order (a bencoded dict's), a
+    // chunk at a time: a full scrape of a big tracker is never held whole.
+    virtual ReadOutcome scrapeAll(const ScrapeSink& sink) = 0;
 };
 
 }  // namespace tracker::store

@@ -2,6 +2,12 @@
 // database, no FastCGI.
 #include <catch2/catch.hpp>
 
+#include <zlib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "protocol/responses.h"
 #include "service/tracker_service.h"
 
 using tracker::service::AddressAllowlist;
@@ -24,8 +30,68 @@ class FakeStore : public tracker::store::SwarmStore {
     tracker::store::ScrapeOutcome scrape(const std::vector<tracker::protocol::InfoHash>&) override {
         return {};
     }
-    tracker::store::ScrapeOutcome scrapeAll() override { return {}; }
+    // What a full scrape reads, in chunks of `chunk`; how often it was read.
+    std::vector<tracker::protocol::ScrapeEntry> torrents;
+    std::size_t chunk = 2;
+    std::atomic<int> fullReads{0};
+    bool failFullRead = false;
+    tracker::store::ReadOutcome scrapeAll(const tracker::store::ScrapeSink& sink) override {
+        ++fullReads;
+        if (failFullRead)
+            return {tracker::store::StoreStatus::Unavailable, "down"};
+        for (std::size_t first = 0; first < torrents.size(); first += chunk) {
+            std::vector<tracker::protocol::ScrapeEntry> part(
+                torrents.begin() + static_cast<std::ptrdiff_t>(first),
+                torrents.begin() +
+                    static_cast<std::ptrdiff_t>(std::min(torrents.size(), first + chunk)));
+            if (!sink(part))
+                break;
+        }
+        return {};
+    }
 };
+
+tracker::protocol::ScrapeEntry scrapeEntry(char first, std::int64_t seeders, std::string name) {
+    tracker::protocol::ScrapeEntry entry;
+    entry.infoHash.fill(first);
+    entry.counts.complete = seeders;
+    entry.counts.incomplete = 1;
+    entry.counts.downloaded = 3;
+    entry.name = std::move(name);
+    return entry;
+}
+
+// The whole body of a response, streamed or not.
+std::string bodyOf(const tracker::service::HttpResponse& response) {
+    if (!response.stream)
+        return response.body;
+    std::string out;
+    REQUIRE(response.stream([&out](std::string_view piece) {
+        out.append(piece);
+        return true;
+    }));
+    REQUIRE(out.size() == response.streamBytes);
+    return out;
+}
+
+std::string gunzip(const std::string& compressed) {
+    z_stream stream{};
+    REQUIRE(inflateInit2(&stream, 15 + 16) == Z_OK);
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+    stream.avail_in = static_cast<uInt>(compressed.size());
+    std::string out;
+    char buffer[4096];
+    int result = Z_OK;
+    while (result == Z_OK) {
+        stream.next_out = reinterpret_cast<Bytef*>(buffer);
+        stream.avail_out = sizeof buffer;
+        result = inflate(&stream, Z_NO_FLUSH);
+        out.append(buffer, sizeof buffer - stream.avail_out);
+    }
+    inflateEnd(&stream);
+    REQUIRE(result == Z_STREAM_END);
+    return out;
+}
 
 const char* kGoodAnnounce =
     "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=6881&uploaded=0&"
@@ -126,4 +192,97 @@ TEST_CASE("a query string over 16 kB is refused before it is parsed") {
     CHECK(response.status == 200);
     CHECK(response.body.find("is too long") != std::string::npos);
     CHECK(store.announces == 0);
+}
+
+TEST_CASE("the full scrape is one bencoded dict, plain or gzip, built once per cache period") {
+    FakeStore store;
+    // Out of order across chunks: the store hands them in hash order, as the database does.
+    store.torrents = {scrapeEntry('a', 1, "first"), scrapeEntry('b', 0, "second"),
+                      scrapeEntry('c', 4, "third")};
+    tracker::Config config;
+    config.fullScrapeCacheSeconds = 3600;
+    TrackerService service(config, store, loopbackOnly());
+    std::string expected = tracker::protocol::encodeScrape(store.torrents, config.scrapeInterval);
+
+    auto plain = service.handle(HttpRequest{"GET", "/scrape", "", "10.0.0.1"});
+    CHECK(plain.status == 200);
+    CHECK(plain.contentEncoding.empty());
+    CHECK(plain.varyOnEncoding);
+    CHECK(bodyOf(plain) == expected);
+
+    auto gzip = service.handle(HttpRequest{"GET", "/scrape", "", "10.0.0.1", "br, gzip;q=0.8"});
+    CHECK(gzip.contentEncoding == "gzip");
+    std::string compressed = bodyOf(gzip);
+    CHECK(compressed.size() < expected.size() * 2);
+    CHECK(gunzip(compressed) == expected);
+    CHECK(store.fullReads == 1);  // one build served both
+
+    // "gzip;q=0" refuses it.
+    auto refused = service.handle(HttpRequest{"GET", "/scrape", "", "10.0.0.1", "gzip;q=0"});
+    CHECK(refused.contentEncoding.empty());
+    CHECK(bodyOf(refused) == expected);
+}
+
+TEST_CASE("a stale full scrape is served while the next one is built; none without a build") {
+    FakeStore store;
+    store.torrents = {scrapeEntry('a', 1, "first")};
+    tracker::service::FullScrape::Builder build =
+        [&store](const std::function<void(std::string_view)>& write) {
+            tracker::protocol::ScrapeStreamEncoder encoder(60);
+            std::string out;
+            auto read =
+                store.scrapeAll([&](const std::vector<tracker::protocol::ScrapeEntry>& part) {
+                    for (const auto& entry : part)
+                        encoder.add(entry, out);
+                    return true;
+                });
+            encoder.finish(out);
+            write(out);
+            return read.status == tracker::store::StoreStatus::Ok;
+        };
+    tracker::service::FullScrape scrape(std::chrono::seconds(0), build);
+    auto first = scrape.get();  // no copy yet: waits for the first build
+    REQUIRE(first);
+    CHECK(store.fullReads == 1);
+    store.torrents.push_back(scrapeEntry('b', 2, "second"));
+    // Older than maxAge (0): the same copy is served at once and a new one is asked for.
+    auto again = scrape.get();
+    CHECK(again == first);
+    for (int i = 0; i < 500 && scrape.stats().builds < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    CHECK(scrape.stats().builds == 2);
+    auto fresh = scrape.get();
+    REQUIRE(fresh);
+    CHECK(fresh != first);
+    CHECK(fresh->plainBytes > first->plainBytes);
+    // The first copy is still readable by whoever holds it.
+    std::string old;
+    CHECK(first->sendPlain([&old](std::string_view piece) {
+        old.append(piece);
+        return true;
+    }));
+    CHECK(old.size() == first->plainBytes);
+
+    // A build that fails leaves no copy to a scrape that never had one.
+    FakeStore down;
+    down.failFullRead = true;
+    tracker::Config config;
+    TrackerService service(config, down, loopbackOnly());
+    auto answer = service.handle(HttpRequest{"GET", "/scrape", "", "10.0.0.1"});
+    CHECK(bodyOf(answer).find("being prepared") != std::string::npos);
+}
+
+TEST_CASE("Accept-Encoding is read as HTTP says") {
+    using tracker::service::acceptsGzip;
+    CHECK(acceptsGzip("gzip"));
+    CHECK(acceptsGzip("deflate, gzip;q=1.0, *;q=0.5"));
+    CHECK(acceptsGzip("GZIP"));
+    CHECK(acceptsGzip("x-gzip"));
+    CHECK(acceptsGzip("*"));
+    CHECK(acceptsGzip("br ; q=0.9 ,gzip ; q=0.1"));
+    CHECK_FALSE(acceptsGzip(""));
+    CHECK_FALSE(acceptsGzip("identity"));
+    CHECK_FALSE(acceptsGzip("gzip;q=0"));
+    CHECK_FALSE(acceptsGzip("gzip; q=0.000"));
+    CHECK_FALSE(acceptsGzip("gzipped"));
 }

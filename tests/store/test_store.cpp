@@ -343,15 +343,31 @@ TEST_CASE("scrape lists registered, unbanned torrents only") {
     CHECK(outcome.entries[0].name == "listed");
     CHECK(outcome.entries[0].counts.complete == 1);
 
-    auto all = store.scrapeAll();
-    REQUIRE(all.status == StoreStatus::Ok);
+    // The full scrape: every unbanned torrent once, in ascending hash order, in chunks.
+    std::vector<tracker::protocol::ScrapeEntry> all;
+    std::size_t chunks = 0;
+    auto read = store.scrapeAll([&](const std::vector<tracker::protocol::ScrapeEntry>& chunk) {
+        ++chunks;
+        all.insert(all.end(), chunk.begin(), chunk.end());
+        return true;
+    });
+    REQUIRE(read.status == StoreStatus::Ok);
+    CHECK(chunks >= 1);
     bool sawListed = false;
-    for (const auto& entry : all.entries) {
-        CHECK(entry.infoHash != banned.hash);
-        if (entry.infoHash == listed.hash)
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        CHECK(all[i].infoHash != banned.hash);
+        if (i > 0)
+            CHECK(std::string_view(all[i - 1].infoHash.data(), 20) <
+                  std::string_view(all[i].infoHash.data(), 20));
+        if (all[i].infoHash == listed.hash) {
             sawListed = true;
+            CHECK(all[i].name == "listed");
+            CHECK(all[i].counts.complete == 1);
+        }
     }
     CHECK(sawListed);
+    CHECK(static_cast<long long>(all.size()) ==
+          db.scalar("SELECT COUNT(*) FROM torrents WHERE banned = 0"));
 }
 
 TEST_CASE("the pool bounds its connections and waits a bounded time") {
