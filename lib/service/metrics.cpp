@@ -62,7 +62,8 @@ std::string Metrics::json() const {
             {"sequence", replica.sequence}, {"lastPullAgeMs", replica.lastPullAgeMs},
             {"pulls", replica.pulls},       {"changes", replica.changes},
             {"reloads", replica.reloads},   {"lastReloadMs", replica.lastReloadTook.count()},
-            {"failures", replica.failures}};
+            {"resyncs", replica.resyncs},   {"resyncDropped", replica.resyncDropped},
+            {"bytes", replica.bytes},       {"failures", replica.failures}};
     }
     return out.dump(2) + "\n";
 }
