@@ -1,0 +1,67 @@
+#include "tracker_fcgi/worker_process.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+namespace tracker::app {
+
+WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist statsReaders) {
+    // The replica follows the database on a connection of its own, one of poolSize: when
+    // announces keep every other connection busy, it must not fall behind and send them all
+    // to the database too. With a pool of one, it shares that one.
+    const bool replicaOn = config.peerFlushMs > 0 && config.replicaPullMs > 0;
+    const bool feedConnection = replicaOn && config.poolSize >= 2;
+    const std::chrono::milliseconds poolWait(config.poolWaitMs);
+    pool_ = std::make_unique<db::ConnectionPool>(
+        config.database, config.poolSize - (feedConnection ? 1 : 0), poolWait);
+    if (replicaOn) {
+        feed::ReplicaFeed::Options feedOptions;
+        feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
+        feedOptions.staleAfter = std::max(feedOptions.staleAfter, 4 * feedOptions.pullInterval);
+        feedOptions.resyncInterval = std::chrono::seconds(config.replicaReloadSeconds);
+        if (feedConnection)
+            feedPool_ = std::make_unique<db::ConnectionPool>(config.database, 1, poolWait);
+        replica_ =
+            std::make_unique<feed::ReplicaFeed>(feedPool_ ? *feedPool_ : *pool_, feedOptions);
+    }
+    if (config.peerFlushMs > 0) {
+        std::function<void()> afterFlush;
+        if (replica_)
+            afterFlush = [this] { replica_->wake(); };
+        writer_ = std::make_unique<feed::PeerWriter>(
+            *pool_, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush));
+    }
+    store::SwarmStoreOptions storeOptions;
+    storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);
+    storeOptions.cachedCandidates = config.numwantMax + 1;
+    storeOptions.writer = writer_.get();
+    storeOptions.replica = replica_.get();
+    store_ = std::make_unique<store::MysqlSwarmStore>(*pool_, storeOptions);
+    service_ =
+        std::make_unique<service::TrackerService>(config, *store_, std::move(statsReaders), [this] {
+            auto stats = pool_->stats();
+            return feedPool_ ? stats + feedPool_->stats() : stats;
+        });
+    if (writer_)
+        service_->metrics().setPeerWriterStats([this] { return writer_->stats(); });
+    if (replica_)
+        service_->metrics().setReplicaStats([this] { return replica_->stats(); });
+}
+
+WorkerProcess::~WorkerProcess() {
+    stop();
+}
+
+void WorkerProcess::stop() {
+    if (replica_)
+        replica_->stop();
+    if (writer_)
+        writer_->stop();  // the announces answered last are written before we exit
+}
+
+std::size_t WorkerProcess::unwritten() const {
+    return writer_ ? writer_->stats().pending : 0;
+}
+
+}  // namespace tracker::app
