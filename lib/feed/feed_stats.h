@@ -13,7 +13,7 @@ struct WriterStats {
     std::uint64_t flushes = 0;        // batches applied
     std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
     std::uint64_t dropped = 0;        // writes given up when the queue was full
-    std::size_t pending = 0;
+    std::size_t pending = 0;          // queued or being written: not in the database yet
 };
 
 struct ReplicaStats {

@@ -219,6 +219,7 @@ bool PeerWriter::flush() {
         batch.assign(std::make_move_iterator(pending_.begin()),
                      std::make_move_iterator(pending_.end()));
         pending_.clear();
+        inFlight_ = batch.size();
     }
     if (batch.empty())
         return true;
@@ -232,6 +233,7 @@ bool PeerWriter::flush() {
             std::lock_guard<std::mutex> lock(mutex_);
             stats_.written += folded.size();
             ++stats_.flushes;
+            inFlight_ = 0;
         }
         if (afterFlush_)
             afterFlush_();
@@ -240,6 +242,7 @@ bool PeerWriter::flush() {
     std::lock_guard<std::mutex> lock(mutex_);
     // Back in front of what came since, in order; the oldest go first if that overfills.
     ++stats_.failedFlushes;
+    inFlight_ = 0;
     pending_.insert(pending_.begin(), std::make_move_iterator(folded.begin()),
                     std::make_move_iterator(folded.end()));
     while (pending_.size() > maxPending_) {
@@ -285,7 +288,7 @@ void PeerWriter::stop() {
 PeerWriter::Stats PeerWriter::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     Stats stats = stats_;
-    stats.pending = pending_.size();
+    stats.pending = pending_.size() + inFlight_;
     return stats;
 }
 

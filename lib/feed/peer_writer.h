@@ -85,6 +85,7 @@ class PeerWriter {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<PeerWrite> pending_;
+    std::size_t inFlight_ = 0;  // writes taken by the flush under way (pending too)
     bool stopping_ = false;
     Stats stats_;
     std::mutex flushing_;  // one flush at a time, so a failed batch goes back in order

@@ -80,6 +80,11 @@ class LockedPool:
                 break
             time.sleep(0.1)
         time.sleep(1.0)
+        # What was accepted meanwhile waits in the write-behind: let it drain (a backlog of
+        # tens of thousands of rows takes a few seconds) before the rows are checked.
+        drained = time.monotonic() + 60
+        while stats()["peerWrites"]["pending"] > 0 and time.monotonic() < drained:
+            time.sleep(0.2)
         self.failed_flushes = stats()["peerWrites"]["failedFlushes"] - self.failed_flushes_before
         self.connections_after = worker_connections()
         self.max_connections = int(mariadb("SELECT @@max_connections").strip())
