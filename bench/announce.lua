@@ -1,11 +1,17 @@
 -- wrk script: realistic announces against a database filled by bench/run.
 -- A random registered torrent, a 20-byte peer_id with every byte percent-encoded, a key, half
--- seeders, compact=1, numwant=50; mostly re-announces of peers already in the table, one in ten
--- a new peer with event=started. Reads BENCH_HASHES (a file of hex info hashes, line N = tid N),
--- BENCH_TORRENTS and BENCH_PEERS from the environment.
-local hashes = {}
+-- seeders, compact=1, numwant=50; mostly re-announces of peers already in the table, a share
+-- of new peers with event=started. From the environment:
+--   BENCH_HASHES    a file of hex info hashes, line N = tid N
+--   BENCH_TORRENTS  torrents in the fill; BENCH_PEERS peers in it (peer N in torrent N % T + 1)
+--   BENCH_HOT       announce to the first HOT torrents only (default: all of them)
+--   BENCH_NEW       percent of announces that are new peers (default 10)
 local torrents = tonumber(os.getenv("BENCH_TORRENTS"))
 local peers = tonumber(os.getenv("BENCH_PEERS"))
+local hot = tonumber(os.getenv("BENCH_HOT") or "") or torrents
+local new = tonumber(os.getenv("BENCH_NEW") or "") or 10
+local perTorrent = math.max(1, math.floor(peers / torrents))
+local hashes = {}
 
 local function percent(hex)
     return (hex:gsub("..", "%%%0"))
@@ -13,6 +19,9 @@ end
 
 for line in io.lines(os.getenv("BENCH_HASHES")) do
     hashes[#hashes + 1] = percent(line)
+    if #hashes >= hot then
+        break
+    end
 end
 
 function init(args)
@@ -20,15 +29,19 @@ function init(args)
 end
 
 function request()
-    local seq = math.random(1, peers)
+    local torrent = math.random(1, hot)
+    -- One of the fill's peers of that torrent: seq = torrent - 1 + k * torrents.
+    local seq = torrent - 1 + math.random(0, perTorrent - 1) * torrents
+    if seq == 0 then
+        seq = peers
+    end
     local key = "p" .. seq
     local event = ""
-    if math.random(1, 10) == 1 then
+    if math.random(1, 100) <= new then
         seq = math.random(1, peers)
         key = "n" .. math.random(1, 99999999)
         event = "&event=started"
     end
-    local torrent = (seq % torrents) + 1
     local left = (seq % 2 == 0) and "0" or "1000"
     local peer_id = percent(string.format("2d4254303030312d%024x", seq))
     local path = "/announce?info_hash=" .. hashes[torrent] .. "&peer_id=" .. peer_id ..
