@@ -65,6 +65,14 @@ std::string Metrics::json() const {
             {"resyncs", replica.resyncs},   {"resyncDropped", replica.resyncDropped},
             {"bytes", replica.bytes},       {"failures", replica.failures}};
     }
+    if (fullScrape_) {
+        FullScrapeStats scrape = fullScrape_();
+        out["fullScrape"] = {{"builds", scrape.builds},
+                             {"failedBuilds", scrape.failedBuilds},
+                             {"gzipBytes", scrape.gzipBytes},
+                             {"plainBytes", scrape.plainBytes},
+                             {"lastBuildMs", scrape.lastBuildMs}};
+    }
     return out.dump(2) + "\n";
 }
 
@@ -151,6 +159,17 @@ std::string Metrics::prometheus() const {
         header("tracker_replica_failures_total", "counter",
                "Replica pulls or reloads that failed (database unreachable).");
         line("tracker_replica_failures_total", "", replica.failures);
+    }
+    if (fullScrape_) {
+        FullScrapeStats scrape = fullScrape_();
+        header("tracker_full_scrape_builds_total", "counter", "Full scrapes built.");
+        line("tracker_full_scrape_builds_total", "", scrape.builds);
+        header("tracker_full_scrape_failed_builds_total", "counter",
+               "Full scrape builds that failed (database unreachable).");
+        line("tracker_full_scrape_failed_builds_total", "", scrape.failedBuilds);
+        header("tracker_full_scrape_bytes", "gauge",
+               "Bytes of the current full scrape, as sent to a client that accepts gzip.");
+        line("tracker_full_scrape_bytes", "", scrape.gzipBytes);
     }
     return out;
 }

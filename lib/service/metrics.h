@@ -39,6 +39,18 @@ class Metrics {
         replica_ = std::move(replica);
     }
 
+    // The full scrape's figures, when it is on.
+    struct FullScrapeStats {
+        std::uint64_t builds = 0;
+        std::uint64_t failedBuilds = 0;
+        std::uint64_t gzipBytes = 0;
+        std::uint64_t plainBytes = 0;
+        std::int64_t lastBuildMs = 0;
+    };
+    void setFullScrapeStats(std::function<FullScrapeStats()> fullScrape) {
+        fullScrape_ = std::move(fullScrape);
+    }
+
     std::string json() const;
     std::string prometheus() const;
 
@@ -52,6 +64,7 @@ class Metrics {
     std::function<db::PoolStats()> pool_;
     std::function<feed::WriterStats()> writer_;
     std::function<feed::ReplicaStats()> replica_;
+    std::function<FullScrapeStats()> fullScrape_;
     std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
     std::array<std::atomic<std::uint64_t>, 8> failures_{};
 };

@@ -84,7 +84,20 @@ TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
                             [this](const std::function<void(std::string_view)>& write) {
                                 return writeFullScrape(write);
                             })
-                      : nullptr) {}
+                      : nullptr) {
+    if (fullScrape_) {
+        metrics_.setFullScrapeStats([this] {
+            FullScrape::Stats built = fullScrape_->stats();
+            Metrics::FullScrapeStats stats;
+            stats.builds = built.builds;
+            stats.failedBuilds = built.failedBuilds;
+            stats.gzipBytes = built.gzipBytes;
+            stats.plainBytes = built.plainBytes;
+            stats.lastBuildMs = built.lastBuildTook.count();
+            return stats;
+        });
+    }
+}
 
 HttpResponse TrackerService::refuse(const Failure& failure) {
     metrics_.countFailure(failure.code);
