@@ -5,6 +5,7 @@
 
 #include "admin/cleanup_statements.h"
 #include "db/db_session.h"
+#include "feed/numbered_transaction.h"
 #include "schema/schema_version.h"
 
 namespace tracker::admin {
@@ -23,12 +24,17 @@ using namespace statements;
 void deleteExpiredPeers(DbSession& session, const std::string& cutoff, std::uint32_t batchSize,
                         std::uint64_t& removed, std::uint32_t& batches) {
     for (;;) {
-        // Autocommit: each batch is its own transaction, its locks gone when it returns.
-        sql::PreparedStatement& remove = session.statement(kDeleteExpiredPeers);
-        remove.setString(1, cutoff);
-        remove.setUInt(2, batchSize);
-        remove.setString(3, cutoff);
-        auto count = static_cast<std::uint64_t>(remove.executeUpdate());
+        // Each batch is its own transaction, its locks gone when it commits, and takes one
+        // number of the change feed for all its rows (the workers' flushes do the same: one
+        // lock order, the sequence then the rows).
+        std::uint64_t count = 0;
+        feed::inNumberedTransaction(session, [&] {
+            sql::PreparedStatement& remove = session.statement(kDeleteExpiredPeers);
+            remove.setString(1, cutoff);
+            remove.setUInt(2, batchSize);
+            remove.setString(3, cutoff);
+            count = static_cast<std::uint64_t>(remove.executeUpdate());
+        });
         if (count == 0)
             return;
         ++batches;
@@ -53,12 +59,14 @@ void deleteDeadTorrents(DbSession& session, const std::string& cutoff, std::uint
             return;
         std::uint64_t last = end->getUInt64(1);
         end.reset();
-        sql::PreparedStatement& remove = session.statement(kDeleteDeadTorrents);
-        remove.setString(1, cutoff);
-        remove.setUInt64(2, after);
-        remove.setUInt64(3, last);
-        remove.setString(4, cutoff);
-        removed += static_cast<std::uint64_t>(remove.executeUpdate());
+        feed::inNumberedTransaction(session, [&] {
+            sql::PreparedStatement& remove = session.statement(kDeleteDeadTorrents);
+            remove.setString(1, cutoff);
+            remove.setUInt64(2, after);
+            remove.setUInt64(3, last);
+            remove.setString(4, cutoff);
+            removed += static_cast<std::uint64_t>(remove.executeUpdate());
+        });
         ++batches;
         after = last;
     }

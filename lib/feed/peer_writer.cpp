@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "db/session_retry.h"
+#include "feed/numbered_transaction.h"
 #include "feed/write_statements.h"
 #include "util/log.h"
 
@@ -94,16 +95,7 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 
 namespace {
 
-// Takes the batch's number for the triggers to stamp (session variable @tracker_feed_seq).
-void takeSequenceNumber(DbSession& session) {
-    // No row, no lock and no number: LAST_INSERT_ID() would be some earlier insert's id.
-    if (session.statement(statements::kNextSequence).executeUpdate() != 1)
-        throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
-    session.statement(statements::kUseSequence).execute();
-}
-
 void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
-    takeSequenceNumber(session);
     for (const PeerWrite& write : writes) {
         if (write.completed) {
             sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
@@ -161,25 +153,7 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
 }  // namespace
 
 void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
-    sql::Connection& connection = session.connection();
-    connection.setAutoCommit(false);
-    try {
-        applyInTransaction(session, writes);
-        // Before the commit: only the triggers of this batch's statements use the number, and
-        // a connection must never go back to the pool still carrying it.
-        session.statement(statements::kDropSequence).execute();
-        connection.commit();
-    } catch (...) {
-        try {
-            connection.rollback();
-            connection.setAutoCommit(true);
-            session.statement(statements::kDropSequence).execute();
-        } catch (const sql::SQLException&) {
-            // The connection is gone; the caller's error handling drops it.
-        }
-        throw;
-    }
-    connection.setAutoCommit(true);
+    inNumberedTransaction(session, [&] { applyInTransaction(session, writes); });
 }
 
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,

@@ -225,10 +225,15 @@ TEST_CASE("cleanup: deletes in batches of cleanupBatchSize rows, keeping live ro
     CleanupPolicy policy = defaultPolicy();
     policy.batchSize = 10;
     policy.torrentTtlDays = 0;
+    auto numbered = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
     auto result = clean(policy);
     REQUIRE(result.status == CleanupStatus::Done);
     CHECK(result.peersRemoved == 95);
     CHECK(result.batches == 10);
+    // One number of the change feed a batch, as a flush takes, not one a row.
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") - numbered == 10);
+    CHECK(db.scalar("SELECT COUNT(DISTINCT seq) FROM tracker_departures WHERE seq > " +
+                    std::to_string(numbered)) == 10);
     CHECK(counted(db, a, "1") + counted(db, b, "1") == 19);
     CHECK(counted(db, a, "updated < NOW() - INTERVAL 1200 SECOND") == 0);
     CHECK(counter(db, a, "seeders") + counter(db, a, "leechers") == counted(db, a, "1"));
