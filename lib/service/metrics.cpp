@@ -65,6 +65,11 @@ std::string Metrics::json() const {
             {"resyncs", replica.resyncs},   {"resyncDropped", replica.resyncDropped},
             {"bytes", replica.bytes},       {"failures", replica.failures}};
     }
+    if (sources_) {
+        store::AnswerSources sources = sources_();
+        out["answeredFrom"] = {
+            {"replica", sources.replica}, {"cache", sources.cache}, {"database", sources.database}};
+    }
     if (fullScrape_) {
         FullScrapeStats scrape = fullScrape_();
         out["fullScrape"] = {{"builds", scrape.builds},
@@ -159,6 +164,14 @@ std::string Metrics::prometheus() const {
         header("tracker_replica_failures_total", "counter",
                "Replica pulls or reloads that failed (database unreachable).");
         line("tracker_replica_failures_total", "", replica.failures);
+    }
+    if (sources_) {
+        store::AnswerSources sources = sources_();
+        header("tracker_announces_answered_total", "counter",
+               "Announces by where their swarm was found: replica, cache or database.");
+        line("tracker_announces_answered_total", "from=\"replica\"", sources.replica);
+        line("tracker_announces_answered_total", "from=\"cache\"", sources.cache);
+        line("tracker_announces_answered_total", "from=\"database\"", sources.database);
     }
     if (fullScrape_) {
         FullScrapeStats scrape = fullScrape_();

@@ -13,6 +13,7 @@
 #include "db/pool_stats.h"
 #include "feed/feed_stats.h"
 #include "protocol/failure.h"
+#include "store/swarm_store.h"
 
 namespace tracker::service {
 
@@ -51,6 +52,11 @@ class Metrics {
         fullScrape_ = std::move(fullScrape);
     }
 
+    // Where the store answered announces from.
+    void setAnswerSources(std::function<store::AnswerSources()> sources) {
+        sources_ = std::move(sources);
+    }
+
     std::string json() const;
     std::string prometheus() const;
 
@@ -65,6 +71,7 @@ class Metrics {
     std::function<feed::WriterStats()> writer_;
     std::function<feed::ReplicaStats()> replica_;
     std::function<FullScrapeStats()> fullScrape_;
+    std::function<store::AnswerSources()> sources_;
     std::array<std::atomic<std::uint64_t>, kRequestKinds> requests_{};
     std::array<std::atomic<std::uint64_t>, 8> failures_{};
 };

@@ -85,6 +85,7 @@ TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
                                 return writeFullScrape(write);
                             })
                       : nullptr) {
+    metrics_.setAnswerSources([this] { return store_.answerSources(); });
     if (fullScrape_) {
         metrics_.setFullScrapeStats([this] {
             FullScrape::Stats built = fullScrape_->stats();

@@ -195,6 +195,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
     auto now = SwarmCache::Clock::now();
     if (options_.replica) {
         if (const SwarmReplica* replica = options_.replica->freshReplica(now)) {
+            answeredFrom_.replica.fetch_add(1, std::memory_order_relaxed);
             SwarmReplica::Answer answer =
                 replica->find(request.infoHash, leechersOnly, candidates, randomRnd());
             // The replica follows the registry too: a hash it does not hold is not
@@ -214,6 +215,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
     std::shared_ptr<const SwarmView> view;
     if (cache_)
         view = cache_->find(request.infoHash, leechersOnly, now);
+    (view ? answeredFrom_.cache : answeredFrom_.database).fetch_add(1, std::memory_order_relaxed);
     if (!view) {
         std::uint32_t limit = cache_ ? std::max(options_.cachedCandidates, candidates) : candidates;
         ViewRead read = withSession<ViewRead>(pool_, [&](DbSession& session) {
@@ -240,10 +242,19 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
     return recordAndAnswer(request, view->tid, view->counts, view->peers, candidates);
 }
 
+AnswerSources MysqlSwarmStore::answerSources() const {
+    AnswerSources sources;
+    sources.replica = answeredFrom_.replica.load(std::memory_order_relaxed);
+    sources.cache = answeredFrom_.cache.load(std::memory_order_relaxed);
+    sources.database = answeredFrom_.database.load(std::memory_order_relaxed);
+    return sources;
+}
+
 AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
                                           std::uint32_t candidates) {
     if (cache_ || options_.writer || options_.replica)
         return announceReadFirst(request, candidates);
+    answeredFrom_.database.fetch_add(1, std::memory_order_relaxed);
     return withSession<AnnounceOutcome>(pool_, [&](DbSession& session) {
         AnnounceOutcome outcome;
         sql::PreparedStatement& find = session.statement(kFindTorrent);

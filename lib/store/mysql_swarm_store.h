@@ -3,6 +3,7 @@
 // path.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -36,6 +37,7 @@ class MysqlSwarmStore : public SwarmStore {
     AnnounceOutcome announce(const protocol::AnnounceRequest& request,
                              std::uint32_t candidates) override;
     ScrapeOutcome scrape(const std::vector<protocol::InfoHash>& infoHashes) override;
+    AnswerSources answerSources() const override;
     ReadOutcome scrapeAll(const ScrapeSink& sink) override;
 
   private:
@@ -49,6 +51,9 @@ class MysqlSwarmStore : public SwarmStore {
     db::ConnectionPool& pool_;
     SwarmStoreOptions options_;
     std::unique_ptr<swarms::SwarmCache> cache_;  // null when swarmCacheTtl is 0
+    struct {
+        std::atomic<std::uint64_t> replica{0}, cache{0}, database{0};
+    } answeredFrom_;
 };
 
 }  // namespace tracker::store

@@ -51,6 +51,14 @@ struct ReadOutcome {
     std::string message;
 };
 
+// Where announces were answered from: how many found their swarm in the replica, in the
+// swarm cache, or read it from the database.
+struct AnswerSources {
+    std::uint64_t replica = 0;
+    std::uint64_t cache = 0;
+    std::uint64_t database = 0;
+};
+
 class SwarmStore {
   public:
     virtual ~SwarmStore() = default;
@@ -64,6 +72,7 @@ class SwarmStore {
     // Every registered, unbanned torrent in ascending info hash order (a bencoded dict's), a
     // chunk at a time: a full scrape of a big tracker is never held whole.
     virtual ReadOutcome scrapeAll(const ScrapeSink& sink) = 0;
+    virtual AnswerSources answerSources() const { return {}; }
 };
 
 }  // namespace tracker::store
