@@ -9,11 +9,15 @@
 #   start-up   tracker-fcgi restarted on it: seconds until its replica holds everything, and
 #              what the announces sent meanwhile got (they are answered from the database)
 #   RSS        of tracker-fcgi once loaded, and after the announce runs
-#   idle       CPU of tracker-fcgi and MariaDB over 30 s with no request at all
+#   idle       CPU of tracker-fcgi and MariaDB over 30 s with no request at all, and the
+#              statements MariaDB ran meanwhile
 #   announces  wrk with bench/announce.lua (as bench/run; on the big sizes also the same
 #              10,000 hashes as the small one, inside the big database)
 #   full scrape  built on the first request (its own thread): build time, bytes (gzip and
 #              plain), tracker-fcgi RSS before and after serving both
+#   resync     a gap in the change feed made by SQL while wrk announces: how long the replica
+#              takes to read everything again beside itself, its RSS meanwhile, and how many
+#              announces went to the database
 #   cron       one tracker-cron run with nothing expired (its time, MariaDB's CPU), then one
 #              that deletes the peers the announce runs added (aged by SQL) while wrk announces
 
@@ -97,9 +101,10 @@ c["database"]["name"] = sys.argv[3]
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
     echo "== $name: $torrents torrents, $peers peers" >&2
-    workers_stop >/dev/null 2>&1
+    workers_stop >/dev/null 2>&1  # the previous size's (services.sh finds it by its config)
+    export TRACKER_CONFIG="$config"
     started=$(date +%s.%N)
-    TRACKER_CONFIG="$config" workers_start >/dev/null || return 1
+    workers_start >/dev/null || return 1
     # Until the replica is loaded, announces are answered from the database.
     n=0
     while [ "$(scale_stats "s['replica']['reloads']")" != 1 ]; do
@@ -117,13 +122,16 @@ PY
     sleep 5  # past the start-up's own settling
     local mysqld fcgi
     mysqld=$(cat "$STATE_DIR/mysqld.pid") fcgi=$(cat "$STATE_DIR/tracker-fcgi.pid")
-    local f1 m1 f2 m2 hz
+    local f1 m1 f2 m2 q1 q2 hz
     hz=$(getconf CLK_TCK)
+    # What MariaDB runs for everyone: its Questions counter (minus these two reads of it).
+    q1=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
     f1=$(cpu_ticks "$fcgi") m1=$(cpu_ticks "$mysqld")
     sleep 30
     f2=$(cpu_ticks "$fcgi") m2=$(cpu_ticks "$mysqld")
-    scale_row[$name:idle]=$(awk -v f=$((f2 - f1)) -v m=$((m2 - m1)) -v hz="$hz" \
-        'BEGIN { printf "workers %.1f %%, MariaDB %.1f %%", 100 * f / hz / 30, 100 * m / hz / 30 }')
+    q2=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
+    scale_row[$name:idle]=$(awk -v f=$((f2 - f1)) -v m=$((m2 - m1)) -v q=$((q2 - q1 - 1)) -v hz="$hz" \
+        'BEGIN { printf "workers %.1f %%, MariaDB %.1f %% (%.1f statements/s)", 100 * f / hz / 30, 100 * m / hz / 30, q / 30 }')
 
     export BENCH_HASHES="$SCALE_DIR/hashes-$name.txt" BENCH_TORRENTS=$torrents BENCH_PEERS=$peers
     local round
@@ -134,6 +142,30 @@ PY
         fi
     done
     scale_row[$name:rss-after]="$(scale_rss) MB"
+
+    # A resync: the pruning mark set to the committed number makes every process's next pull
+    # see a gap. Announces go on meanwhile; the replica answers them all along.
+    local resyncs rss_peak=0 rss_now database_before database_after
+    resyncs=$(scale_stats "s['replica']['resyncs']")
+    database_before=$(scale_stats "s['answeredFrom']['database']")
+    ( sleep 2; tracker_mariadb "bench_$name" -e "UPDATE tracker_sequence SET value =
+        (SELECT value FROM (SELECT value FROM tracker_sequence WHERE id = 1) AS counter) WHERE id = 2" ) &
+    local marker=$!
+    ( while :; do awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$fcgi/status"; sleep 0.2; done ) \
+        >"$SCALE_DIR/rss-samples" 2>/dev/null &
+    local sampler=$!
+    BENCH_NEW=10 BENCH_HOT=$torrents run_wrk "$name-resync:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua
+    wait "$marker" || true
+    for n in $(seq 300); do
+        [ "$(scale_stats "s['replica']['resyncs']")" -gt "$resyncs" ] && break
+        sleep 0.2
+    done
+    kill "$sampler" 2>/dev/null || true
+    rss_peak=$(sort -n "$SCALE_DIR/rss-samples" | tail -n 1)
+    database_after=$(scale_stats "s['answeredFrom']['database']")
+    scale_row[$name:resync]=$(printf '%s s; RSS %s MB before, %s MB at most, %s MB after; %s announces answered from the database' \
+        "$(scale_stats "round(s['replica']['lastReloadMs'] / 1000, 1)")" "${scale_row[$name:rss-after]% MB}" \
+        "$rss_peak" "$(scale_rss)" "$((database_after - database_before))")
 
     # The full scrape: the first request starts the build; the copy is served once built.
     local rss_before t0 code bytes_gzip bytes_plain
@@ -216,6 +248,8 @@ scale_main() {  # scale_main SIZES (comma-separated: small,big,huge)
             scale_row[$size:hot]=$(printf '%.0f/s, p50 %s ms, p99 %s ms' "$rps" \
                 "${result_p50[$size-hot:tracker]}" "${result_p99[$size-hot:tracker]}")
         fi
+        rps=$(median <<<"${result_rps[$size-resync:tracker]:-0}")
+        scale_row[$size:resync]="${scale_row[$size:resync]}; $(printf '%.0f' "$rps")/s, p99 ${result_p99[$size-resync:tracker]} ms"
         rps=$(median <<<"${result_rps[$size-cron:tracker]:-0}")
         scale_row[$size:cron-busy]="${scale_row[$size:cron-busy]}; meanwhile $(printf '%.0f' "$rps")/s, p99 ${result_p99[$size-cron:tracker]} ms"
     done
@@ -227,6 +261,7 @@ scale_main() {  # scale_main SIZES (comma-separated: small,big,huge)
     scale_line "tracker-fcgi RSS, loaded" rss
     scale_line "the replica's own count (MB)" bytes
     scale_line "tracker-fcgi RSS after the announce runs" rss-after
+    scale_line "a resync (a gap in the feed) under announces" resync
     scale_line "full scrape" scrape
     scale_line "tracker-cron, nothing expired" cron
     scale_line "tracker-cron deleting, under announces" cron-busy
