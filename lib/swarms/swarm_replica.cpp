@@ -14,8 +14,7 @@ struct SwarmReplica::Entry {
     Swarm swarm;
 };
 
-SwarmReplica::SwarmReplica()
-    : tidSeed_(hash_(std::string_view("tid"))), placement_(std::random_device{}()) {}
+SwarmReplica::SwarmReplica() : placement_(std::random_device{}()) {}
 
 SwarmReplica::~SwarmReplica() = default;
 
@@ -23,16 +22,12 @@ SwarmReplica::Entry& SwarmReplica::entry(std::uint32_t slot) const {
     return blocks_[slot >> kBlockBits][slot & ((1u << kBlockBits) - 1)];
 }
 
-std::uint64_t SwarmReplica::hashOfTid(std::uint32_t tid) const {
-    return mixBits(tid ^ tidSeed_);
-}
-
 std::uint64_t SwarmReplica::hashOfInfoHash(const protocol::InfoHash& infoHash) const {
     return hash_(protocol::view(infoHash));
 }
 
 std::uint32_t SwarmReplica::slotOfTid(std::uint32_t tid) const {
-    return byTid_.find(hashOfTid(tid), [&](std::uint32_t slot) { return entry(slot).tid == tid; });
+    return byTid_.find(tid);
 }
 
 std::uint32_t SwarmReplica::slotOfHash(const protocol::InfoHash& infoHash) const {
@@ -54,9 +49,8 @@ std::uint32_t SwarmReplica::allocateSlot() {
 void SwarmReplica::removeTorrent(std::uint32_t slot) {
     Entry& gone = entry(slot);
     auto hashOfSlot = [&](std::uint32_t s) { return hashOfInfoHash(entry(s).infoHash); };
-    auto tidOfSlot = [&](std::uint32_t s) { return hashOfTid(entry(s).tid); };
     byInfoHash_.erase(hashOfInfoHash(gone.infoHash), slot, hashOfSlot);
-    byTid_.erase(hashOfTid(gone.tid), slot, tidOfSlot);
+    byTid_.erase(gone.tid);
     peers_ -= gone.swarm.size();
     swarmBytes_ -= gone.swarm.bytes();
     gone = Entry{};
@@ -67,23 +61,22 @@ void SwarmReplica::removeTorrent(std::uint32_t slot) {
 void SwarmReplica::applyTorrent(const TorrentChange& change) {
     std::uint32_t slot = slotOfTid(change.tid);
     if (!change.present) {
-        if (slot != SlotIndex::kNone)
+        if (slot != TidMap::kNone)
             removeTorrent(slot);
         return;
     }
     auto hashOfSlot = [&](std::uint32_t s) { return hashOfInfoHash(entry(s).infoHash); };
     std::uint32_t holder = slotOfHash(change.infoHash);
-    if (holder != SlotIndex::kNone && holder != slot) {
+    if (holder != TaggedSlotIndex::kNone && holder != slot) {
         // Another tid had this hash: that row is gone (the hash is unique in the table).
         removeTorrent(holder);
     }
-    if (slot == SlotIndex::kNone) {
+    if (slot == TidMap::kNone) {
         slot = allocateSlot();
         Entry& fresh = entry(slot);
         fresh.tid = change.tid;
         fresh.infoHash = change.infoHash;
-        byTid_.insert(hashOfTid(change.tid), slot,
-                      [&](std::uint32_t s) { return hashOfTid(entry(s).tid); });
+        byTid_.set(change.tid, slot);
         byInfoHash_.insert(hashOfInfoHash(change.infoHash), slot, hashOfSlot);
         ++torrents_;
     } else if (entry(slot).infoHash != change.infoHash) {
@@ -100,7 +93,7 @@ void SwarmReplica::applyTorrent(const TorrentChange& change) {
 
 void SwarmReplica::applyPeer(const PeerChange& change) {
     std::uint32_t slot = slotOfTid(change.tid);
-    if (slot == SlotIndex::kNone)
+    if (slot == TidMap::kNone)
         return;
     Swarm& swarm = entry(slot).swarm;
     std::size_t bytesBefore = swarm.bytes();
@@ -189,7 +182,7 @@ SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool
     std::shared_lock<std::shared_mutex> lock(mutex_);
     std::uint32_t slot =
         byInfoHash_.find(hash, [&](std::uint32_t s) { return entry(s).infoHash == infoHash; });
-    if (slot == SlotIndex::kNone)
+    if (slot == TaggedSlotIndex::kNone)
         return answer;
     const Entry& torrent = entry(slot);
     answer.tid = torrent.tid;

@@ -1,10 +1,10 @@
 // Every registered torrent and every peer, in this process's memory, as the database's change
 // feed last brought them (see feed::ReplicaFeed): an announce is answered from here without a
 // round trip, whatever the number of swarms. Compact: a peer is a 52-byte record in its
-// swarm's array, a torrent a 72-byte entry in blocks, both found through open-addressing
-// indexes of 4-byte slots; no node per peer or torrent. The database stays the truth: this is
-// built from it and follows its changes. Readers share the lock; one thread (the feed's) writes,
-// a slice at a time, so that readers are never held up long. No SQL here.
+// swarm's array, a torrent a 72-byte entry in blocks, found by info hash through an
+// open-addressing index and by tid directly; no node per peer or torrent. The database stays the
+// truth: this is built from it and follows its changes. Readers share the lock; one thread (the
+// feed's) writes, a slice at a time, so that readers are never held up long. No SQL here.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include "swarms/seeded_hash.h"
 #include "swarms/slot_index.h"
 #include "swarms/swarm.h"
+#include "swarms/tid_map.h"
 
 namespace tracker::swarms {
 
@@ -94,7 +95,6 @@ class SwarmReplica {
     Entry& entry(std::uint32_t slot) const;
     std::uint32_t slotOfTid(std::uint32_t tid) const;
     std::uint32_t slotOfHash(const protocol::InfoHash& infoHash) const;
-    std::uint64_t hashOfTid(std::uint32_t tid) const;
     std::uint64_t hashOfInfoHash(const protocol::InfoHash& infoHash) const;
     std::uint32_t allocateSlot();
     void applyTorrent(const TorrentChange& change);
@@ -103,12 +103,11 @@ class SwarmReplica {
 
     mutable std::shared_mutex mutex_;
     SeededHash hash_;
-    std::uint64_t tidSeed_;
     std::vector<std::unique_ptr<Entry[]>> blocks_;
     std::vector<std::uint32_t> freeSlots_;
     std::uint32_t slotsUsed_ = 0;  // slots ever handed out: the blocks' high-water mark
-    SlotIndex byInfoHash_;
-    SlotIndex byTid_;
+    TaggedSlotIndex byInfoHash_;
+    TidMap byTid_;
     std::size_t torrents_ = 0;
     std::size_t peers_ = 0;
     std::size_t swarmBytes_ = 0;  // the swarms' arrays and indexes
