@@ -102,6 +102,14 @@ json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
     echo "== $name: $torrents torrents, $peers peers" >&2
     workers_stop >/dev/null 2>&1  # the previous size's (services.sh finds it by its config)
+    # MariaDB by itself, with no worker connected: its own background work (purge, flushing
+    # after the fill or an earlier run), which the idle figure below includes.
+    local alone0 alone1
+    alone0=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
+    sleep 15
+    alone1=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
+    scale_row[$name:alone]=$(awk -v t=$((alone1 - alone0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f %%", 100 * t / hz / 15 }')
     export TRACKER_CONFIG="$config"
     started=$(date +%s.%N)
     workers_start >/dev/null || return 1
@@ -257,6 +265,7 @@ scale_main() {  # scale_main SIZES (comma-separated: small,big,huge)
     scale_line "the same 10,000 hashes, inside this database" hot
     scale_line "start-up: the whole replica in" startup
     scale_line "announces during the start-up" during
+    scale_line "MariaDB's CPU with no worker (15 s)" alone
     scale_line "CPU with no requests (30 s)" idle
     scale_line "tracker-fcgi RSS, loaded" rss
     scale_line "the replica's own count (MB)" bytes

@@ -8,6 +8,7 @@
 
 #include "db/peer_rows.h"
 #include "db/session_retry.h"
+#include "feed/chunk_reader.h"
 #include "feed/feed_statements.h"
 #include "util/log.h"
 
@@ -23,7 +24,6 @@ namespace {
 using namespace statements;
 
 constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9};  // kPeerFeed's peer
-constexpr PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8};  // kLoadPeers' peer
 
 std::uint64_t readNumber(DbSession& session, const char* statement, const char* what) {
     std::unique_ptr<sql::ResultSet> row(session.statement(statement).executeQuery());
@@ -38,48 +38,6 @@ bool readInfoHash(const sql::ResultSet& row, int column, protocol::InfoHash& int
         return false;
     std::copy(hash.begin(), hash.end(), into.begin());
     return true;
-}
-
-struct Chunk {
-    DbStatus status = DbStatus::Ok;
-    std::string message;
-    std::size_t rows = 0;
-    std::uint64_t last = 0;  // the chunk's last tid or pid
-    std::vector<SwarmReplica::TorrentChange> torrents;
-    std::vector<SwarmReplica::PeerChange> peers;
-};
-
-void readTorrentChunk(DbSession& session, std::uint64_t after, std::uint32_t limit, Chunk& into) {
-    sql::PreparedStatement& read = session.statement(kLoadTorrents);
-    read.setUInt64(1, after);
-    read.setUInt(2, limit);
-    std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-    into.torrents.reserve(rows->rowsCount());
-    while (rows->next()) {
-        ++into.rows;
-        into.last = rows->getUInt64(1);
-        SwarmReplica::TorrentChange torrent;
-        torrent.tid = rows->getUInt(1);
-        if (!readInfoHash(*rows, 2, torrent.infoHash))
-            continue;
-        torrent.banned = rows->getInt(3) != 0;
-        torrent.downloaded = rows->getInt64(4);
-        into.torrents.push_back(torrent);
-    }
-}
-
-void readPeerChunk(DbSession& session, std::uint64_t after, std::uint32_t limit, Chunk& into) {
-    sql::PreparedStatement& read = session.statement(kLoadPeers);
-    read.setUInt64(1, after);
-    read.setUInt(2, limit);
-    std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-    into.peers.reserve(rows->rowsCount());
-    while (rows->next()) {
-        ++into.rows;
-        into.last = rows->getUInt64(1);
-        if (auto peer = db::readPeer(*rows, kLoadColumns))
-            into.peers.push_back({true, rows->getUInt(2), *peer});
-    }
 }
 
 struct Pulled {
@@ -181,49 +139,40 @@ void ReplicaFeed::noteFailure(const std::string& message) {
 void ReplicaFeed::startLoad(bool resync) {
     resyncing_ = resync;
     resyncWanted_ = false;
-    load_ = Load::Torrents;
-    loadAfter_ = 0;
     loadStarted_ = Clock::now();
     if (resync)
         replica_.beginResync();
     else
         replica_.clear();
+    // Each chunk is read as of the moment its statement runs: rows changed since the load
+    // began come newer than the pulls' starting point, and the pulls that follow replay every
+    // change after it in order, which lands on the same state.
+    reader_ = std::make_unique<ChunkReader>(options_.loadPool ? *options_.loadPool : pool_,
+                                            options_.loadChunk);
 }
 
-// A chunk is read on its own, as of the moment it runs: rows changed since the load began
-// come newer than the pulls' starting point, and the pulls that follow replay every change
-// after it in order, which lands on the same state.
-bool ReplicaFeed::loadChunk() {
-    bool torrents = load_ == Load::Torrents;
-    Chunk chunk = db::withSession<Chunk>(pool_, [&](DbSession& session) {
-        Chunk read;
-        if (torrents)
-            readTorrentChunk(session, loadAfter_, options_.loadChunk, read);
-        else
-            readPeerChunk(session, loadAfter_, options_.loadChunk, read);
-        return read;
-    });
-    if (chunk.status != DbStatus::Ok) {
-        noteFailure(chunk.message);
-        return false;
+bool ReplicaFeed::takeChunk(std::chrono::milliseconds wait) {
+    std::optional<ChunkReader::Chunk> chunk = reader_->next(wait);
+    if (!chunk) {
+        if (std::optional<std::string> failure = reader_->failure()) {
+            noteFailure(*failure);
+            reader_->restart();  // from the chunk that failed, after the next wait
+            return false;
+        }
+        return true;
     }
-    if (torrents)
-        replica_.applyTorrents(chunk.torrents);
-    else
-        replica_.apply(chunk.peers);
-    loadAfter_ = chunk.last;
-    if (chunk.rows < options_.loadChunk) {
-        loadAfter_ = 0;
-        if (torrents)
-            load_ = Load::Peers;
-        else
-            finishLoad();
-    }
+    if (!chunk->torrents.empty())
+        replica_.applyTorrents(chunk->torrents);
+    if (!chunk->peers.empty())
+        replica_.apply(chunk->peers);
+    if (chunk->last)
+        finishLoad();
     return true;
 }
 
 void ReplicaFeed::finishLoad() {
-    load_ = Load::None;
+    reader_.reset();
+    loaded_.store(true, std::memory_order_release);
     SwarmReplica::Swept swept;
     if (resyncing_)
         swept = replica_.endResync();
@@ -275,7 +224,7 @@ bool ReplicaFeed::pull(Clock::time_point now) {
         replica_.apply(pulled.peers);
     } catch (...) {  // out of memory part way: the replica is not to be trusted until reloaded
         loaded_.store(false, std::memory_order_release);
-        load_ = Load::None;
+        reader_.reset();
         throw;
     }
     sequence_ = pulled.upTo;
@@ -313,12 +262,15 @@ bool ReplicaFeed::step() {
         }
     }
     if (loading()) {
-        if (!loadChunk())
+        // A chunk when one comes, waiting no longer than the next pull is due.
+        auto untilPull = lastPull_ + options_.pullInterval - now;
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(untilPull, Clock::duration::zero()));
+        if (!takeChunk(wait))
             return false;
-        if (!loading() && !resyncing_)
-            loaded_.store(true, std::memory_order_release);
         // Pulls go on during a load: a resync keeps the replica fresh, a start-up load
         // applies what changed meanwhile.
+        now = Clock::now();
         if (loading() && now - lastPull_ < options_.pullInterval)
             return true;
     }

@@ -12,12 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
 #include "db/connection_pool.h"
+#include "feed/chunk_reader.h"
 #include "feed/feed_stats.h"
 #include "swarms/swarm_replica.h"
 
@@ -35,6 +37,9 @@ class ReplicaFeed {
         // A resync this often as well as on a gap; 0 = only on a gap.
         std::chrono::seconds resyncInterval{0};
         std::uint32_t loadChunk = 50000;  // rows a statement reads during a load
+        // Where a load's chunks are read (ahead, on a thread of its own); null: the feed's
+        // own pool.
+        db::ConnectionPool* loadPool = nullptr;
         // Sequence numbers one pull reads at most: a long backlog is read in several pulls,
         // back to back, none holding a huge result.
         std::uint64_t pullNumbers = 10000;
@@ -68,13 +73,11 @@ class ReplicaFeed {
     Stats stats() const;
 
   private:
-    // What is being read whole: nothing, the registry, then the peers.
-    enum class Load { None, Torrents, Peers };
-
     void run();
-    bool loading() const { return load_ != Load::None; }
+    bool loading() const { return reader_ != nullptr; }
     void startLoad(bool resync);
-    bool loadChunk();
+    // Applies the load's next chunk if it comes within `wait`; false when the read failed.
+    bool takeChunk(std::chrono::milliseconds wait);
     bool pull(Clock::time_point now);
     void finishLoad();
     void noteFailure(const std::string& message);
@@ -86,12 +89,11 @@ class ReplicaFeed {
     std::atomic<bool> loaded_{false};
     std::atomic<Clock::rep> caughtUp_{0};  // time_since_epoch of the last pull that caught up
     // The feed thread's (under stepping_).
-    std::uint64_t sequence_ = 0;  // every change up to this number is applied
-    Load load_ = Load::None;
-    bool resyncing_ = false;       // the load in progress is a resync (the replica serves)
-    bool resyncWanted_ = false;    // a gap was seen: resync at the next step
-    bool behind_ = false;          // the last pull stopped short of the committed number
-    std::uint64_t loadAfter_ = 0;  // the last tid or pid a load chunk read
+    std::uint64_t sequence_ = 0;           // every change up to this number is applied
+    std::unique_ptr<ChunkReader> reader_;  // while a load runs
+    bool resyncing_ = false;               // the load in progress is a resync (the replica serves)
+    bool resyncWanted_ = false;            // a gap was seen: resync at the next step
+    bool behind_ = false;                  // the last pull stopped short of the committed number
     Clock::time_point loadStarted_{};
     Clock::time_point lastPull_{};
     Clock::time_point nextResync_ = Clock::time_point::max();
