@@ -12,6 +12,7 @@ namespace tracker::db {
 // Where a result's peer columns are (1-based).
 struct PeerColumns {
     int port, crypt, seeding, ip, peerId, uid;
+    int pid = 0;  // 0: the result has no pid
 };
 
 // The peer in the current row; none for a row with an unreadable address or an over-long id
@@ -26,6 +27,8 @@ inline std::optional<swarms::StoredPeer> readPeer(const sql::ResultSet& row,
     peer.port = static_cast<std::uint16_t>(row.getUInt(at.port));
     peer.requiresCrypto = row.getInt(at.crypt) != 0;
     peer.seeder = row.getInt(at.seeding) != 0;
+    if (at.pid != 0)
+        peer.pid = row.getUInt(at.pid);
     if (!peer.peerId.assign(row.getString(at.peerId).asStdString()) ||
         !peer.uid.assign(row.getString(at.uid).asStdString()))
         return std::nullopt;

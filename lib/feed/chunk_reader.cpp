@@ -13,7 +13,7 @@ using db::DbSession;
 using db::DbStatus;
 using swarms::SwarmReplica;
 
-constexpr db::PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8};  // kLoadPeers' peer
+constexpr db::PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8, 1};  // kLoadPeers' peer
 
 struct Read {
     DbStatus status = DbStatus::Ok;

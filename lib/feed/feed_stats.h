@@ -13,7 +13,10 @@ struct WriterStats {
     std::uint64_t flushes = 0;        // batches applied
     std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
     std::uint64_t dropped = 0;        // writes given up when the queue was full
-    std::size_t pending = 0;          // queued or being written: not in the database yet
+    // The flushes' time in the database, all told: each holds the feed's numbering lock that
+    // long, and every process's flushes take turns on it.
+    std::chrono::microseconds flushTime{0};
+    std::size_t pending = 0;  // queued or being written: not in the database yet
 };
 
 struct ReplicaStats {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <utility>
@@ -21,27 +23,46 @@ using db::WorkOutcome;
 
 namespace {
 
-// Rows per upsert statement: a batch is written in chunks of these sizes, biggest first, each
-// a statement prepared once per connection.
+// Rows per multi-row statement: a batch is written in chunks of these sizes, biggest first,
+// each a statement prepared once per connection.
 constexpr std::size_t kChunkSizes[] = {256, 32, 4, 1};
 
-// Only placeholders are repeated: no request byte is ever part of the SQL text.
-const char* upsertStatement(std::size_t rows) {
-    static const auto texts = [] {
-        std::map<std::size_t, std::string> built;
-        for (std::size_t size : kChunkSizes) {
-            std::string text = statements::kUpsertPeersHead;
-            for (std::size_t i = 0; i < size; ++i) {
-                text += i == 0 ? "" : ", ";
-                text += statements::kUpsertPeersRow;
-            }
-            text += statements::kUpsertPeersTail;
-            built.emplace(size, std::move(text));
-        }
-        return built;
-    }();
-    return texts.at(rows).c_str();
+std::size_t chunkFor(std::size_t left) {
+    for (std::size_t size : kChunkSizes)
+        if (left >= size)
+            return size;
+    return 1;
 }
+
+// A statement of `rows` rows: head, `row` that many times comma-separated, tail. Only
+// placeholders are repeated: no request byte is ever part of the SQL text. The texts live as
+// long as the process (a session caches its statements by their address).
+struct RepeatedStatement {
+    const char* head;
+    const char* row;
+    const char* tail;
+    const char* of(std::size_t rows) const {
+        static std::mutex mutex;
+        static std::map<std::pair<const char*, std::size_t>, std::string> built;
+        std::lock_guard<std::mutex> lock(mutex);
+        std::string& text = built[{head, rows}];
+        if (text.empty()) {
+            text = head;
+            for (std::size_t i = 0; i < rows; ++i) {
+                text += i == 0 ? "" : ", ";
+                text += row;
+            }
+            text += tail;
+        }
+        return text.c_str();
+    }
+};
+constexpr RepeatedStatement kUpdatePeers{statements::kUpdatePeersHead, statements::kUpdatePeersRow,
+                                         statements::kUpdatePeersTail};
+constexpr RepeatedStatement kInsertPeers{statements::kInsertPeersHead, statements::kInsertPeersRow,
+                                         statements::kInsertPeersTail};
+constexpr RepeatedStatement kFindPeers{statements::kFindPeersHead, statements::kFindPeersRow,
+                                       statements::kFindPeersTail};
 
 sql::SQLString bytes(std::string_view data) {
     return sql::SQLString(data.data(), data.size());
@@ -77,7 +98,10 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
             if (folded.row != Row::Seeder || !write.completed)
                 folded.moreCompletions += count;
         }
+        std::uint32_t knownPid = folded.write.pid;
         folded.write = write;
+        if (write.pid == 0)  // the same peer's row, known from an earlier write
+            folded.write.pid = knownPid;
         if (write.kind == PeerWrite::Kind::Delete)
             folded.row = Row::Gone;
         else
@@ -94,6 +118,59 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 }
 
 namespace {
+
+void writeChunks(DbSession& session, const RepeatedStatement& statement,
+                 const std::vector<const PeerWrite*>& writes, bool withPid) {
+    for (std::size_t next = 0; next < writes.size();) {
+        std::size_t rows = chunkFor(writes.size() - next);
+        sql::PreparedStatement& upsert = session.statement(statement.of(rows));
+        unsigned column = 1;
+        for (std::size_t i = 0; i < rows; ++i) {
+            const PeerWrite& write = *writes[next + i];
+            if (withPid)
+                upsert.setUInt(column++, write.pid);
+            upsert.setUInt(column++, write.tid);
+            upsert.setString(column++, bytes(write.uid));
+            upsert.setString(column++, bytes(write.peerId));
+            upsert.setString(column++, write.address.toString());
+            upsert.setUInt(column++, write.port);
+            upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
+            upsert.setUInt64(column++, write.left);
+            upsert.setUInt(column++, randomRnd());
+        }
+        upsert.executeUpdate();
+        next += rows;
+    }
+}
+
+// The rows of the upserts that came without one (a peer the replica did not hold, or no
+// replica): a consistent read on the unique key, before the transaction takes its number.
+void findRows(DbSession& session, std::vector<PeerWrite>& writes) {
+    std::vector<PeerWrite*> lookups;
+    for (PeerWrite& write : writes)
+        if (write.kind == PeerWrite::Kind::Upsert && write.pid == 0)
+            lookups.push_back(&write);
+    std::map<std::pair<std::uint32_t, std::string_view>, PeerWrite*> byKey;
+    for (PeerWrite* write : lookups)
+        byKey[{write->tid, write->uid.view()}] = write;
+    for (std::size_t next = 0; next < lookups.size();) {
+        std::size_t rows = chunkFor(lookups.size() - next);
+        sql::PreparedStatement& find = session.statement(kFindPeers.of(rows));
+        unsigned column = 1;
+        for (std::size_t i = 0; i < rows; ++i) {
+            find.setString(column++, bytes(lookups[next + i]->uid));
+            find.setUInt(column++, lookups[next + i]->tid);
+        }
+        std::unique_ptr<sql::ResultSet> found(find.executeQuery());
+        while (found->next()) {
+            std::string uid = found->getString(2).asStdString();
+            auto write = byKey.find({found->getUInt(3), uid});
+            if (write != byKey.end())
+                write->second->pid = found->getUInt(1);
+        }
+        next += rows;
+    }
+}
 
 void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
     for (const PeerWrite& write : writes) {
@@ -123,37 +200,19 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
         remove.setUInt(2, write.tid);
         remove.executeUpdate();  // the trigger records the departure
     }
-    std::size_t next = 0;
-    while (next < upserts.size()) {
-        std::size_t rows = 1;
-        for (std::size_t size : kChunkSizes) {
-            if (upserts.size() - next >= size) {
-                rows = size;
-                break;
-            }
-        }
-        sql::PreparedStatement& upsert = session.statement(upsertStatement(rows));
-        unsigned column = 1;
-        for (std::size_t i = 0; i < rows; ++i) {
-            const PeerWrite& write = *upserts[next + i];
-            upsert.setUInt(column++, write.tid);
-            upsert.setString(column++, bytes(write.uid));
-            upsert.setString(column++, bytes(write.peerId));
-            upsert.setString(column++, write.address.toString());
-            upsert.setUInt(column++, write.port);
-            upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
-            upsert.setUInt64(column++, write.left);
-            upsert.setUInt(column++, randomRnd());
-        }
-        upsert.executeUpdate();
-        next += rows;
-    }
+    std::vector<const PeerWrite*> known, unknown;
+    for (const PeerWrite* write : upserts)
+        (write->pid != 0 ? known : unknown).push_back(write);
+    writeChunks(session, kUpdatePeers, known, true);
+    writeChunks(session, kInsertPeers, unknown, false);
 }
 
 }  // namespace
 
 void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
-    inNumberedTransaction(session, [&] { applyInTransaction(session, writes); });
+    std::vector<PeerWrite> resolved = writes;
+    findRows(session, resolved);
+    inNumberedTransaction(session, [&] { applyInTransaction(session, resolved); });
 }
 
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
@@ -198,15 +257,18 @@ bool PeerWriter::flush() {
     if (batch.empty())
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
+    auto started = std::chrono::steady_clock::now();
     WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
         applyPeerWrites(session, folded);
         return WorkOutcome{};
     });
     if (outcome.status == DbStatus::Ok) {
+        auto took = std::chrono::steady_clock::now() - started;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stats_.written += folded.size();
             ++stats_.flushes;
+            stats_.flushTime += std::chrono::duration_cast<std::chrono::microseconds>(took);
             inFlight_ = 0;
         }
         if (afterFlush_)

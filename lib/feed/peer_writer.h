@@ -37,6 +37,7 @@ struct PeerWrite {
     std::uint16_t port = 0;
     bool requiresCrypto = false;
     std::uint64_t left = 0;  // `residual`
+    std::uint32_t pid = 0;   // the peer's row, when known (0: looked up, or a new row)
 };
 
 // Folds writes (in arrival order) to one per peer, sorted by (tid, uid) so that concurrent

@@ -23,7 +23,7 @@ namespace {
 
 using namespace statements;
 
-constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9};  // kPeerFeed's peer
+constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9, 10};  // kPeerFeed's peer
 
 std::uint64_t readNumber(DbSession& session, const char* statement, const char* what) {
     std::unique_ptr<sql::ResultSet> row(session.statement(statement).executeQuery());

@@ -4,16 +4,45 @@
 
 namespace tracker::feed::statements {
 
-// The write-behind's multi-row form of kUpsertPeer: head, then kUpsertPeersRow once per row
-// (comma-separated), then tail. INSERT IGNORE: a row whose torrent was removed since the announce
-// is skipped (a foreign-key failure becomes a warning) instead of failing the whole batch.
-constexpr const char* kUpsertPeersHead =
+// Multi-row peer writes: head, then the row's placeholders once per row (comma-separated), then
+// the tail. INSERT IGNORE: a row whose torrent was removed since the announce is skipped (a
+// foreign-key failure becomes a warning) instead of failing the whole batch.
+//
+// A peer whose row is known goes in with its pid: InnoDB finds the row by its primary key and
+// updates it, and no auto-increment value is spent (an INSERT ... ON DUPLICATE KEY UPDATE that
+// lands on an existing row through another unique key spends one: with every re-announce
+// written that way, a busy tracker would run peers.pid, an INT UNSIGNED, out in days). The
+// update checks that the row is still that peer's (SQL by hand can move a row to another
+// uid or torrent; it is then left alone). A row gone meanwhile comes back under the same pid.
+constexpr const char* kUpdatePeersHead =
+    "INSERT IGNORE INTO peers (pid, tid, uid, peerId, ip, port, crypt, residual, rnd, added, "
+    "updated) VALUES ";
+constexpr const char* kUpdatePeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
+#define TRACKER_IF_SAME_PEER(COLUMN, VALUE) \
+    COLUMN " = IF(uid = VALUES(uid) AND tid = VALUES(tid), " VALUE ", " COLUMN ")"
+constexpr const char* kUpdatePeersTail =
+    " ON DUPLICATE KEY UPDATE " TRACKER_IF_SAME_PEER("peerId", "VALUES(peerId)") ", "
+    TRACKER_IF_SAME_PEER("ip", "VALUES(ip)") ", " TRACKER_IF_SAME_PEER("port", "VALUES(port)")
+    ", " TRACKER_IF_SAME_PEER("crypt", "VALUES(crypt)") ", "
+    TRACKER_IF_SAME_PEER("residual", "VALUES(residual)") ", "
+    TRACKER_IF_SAME_PEER("updated", "NOW()");
+#undef TRACKER_IF_SAME_PEER
+// A peer whose row is not known (a new one): a new pid, or the row found by (uid, tid) when it
+// exists after all (spending one value).
+constexpr const char* kInsertPeersHead =
     "INSERT IGNORE INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
     "VALUES ";
-constexpr const char* kUpsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
-constexpr const char* kUpsertPeersTail =
+constexpr const char* kInsertPeersRow = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW())";
+constexpr const char* kInsertPeersTail =
     " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
     "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
+
+// The rows of peers the batch does not know the pid of: head, kFindPeersRow once per peer
+// (comma-separated), tail. A range of (uid, tid) lookups on the unique key, read before the
+// batch's transaction takes its number.
+constexpr const char* kFindPeersHead = "SELECT pid, uid, tid FROM peers WHERE (uid, tid) IN (";
+constexpr const char* kFindPeersRow = "(?, ?)";
+constexpr const char* kFindPeersTail = ")";
 
 // A batch's number in the peer feed (migrations 005, 006): LAST_INSERT_ID(expr) hands the new
 // value back to this session alone, and the row stays locked until the batch commits, so

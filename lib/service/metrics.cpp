@@ -49,11 +49,10 @@ std::string Metrics::json() const {
     }
     if (writer_) {
         feed::WriterStats writer = writer_();
-        out["peerWrites"] = {{"pending", writer.pending},
-                             {"written", writer.written},
-                             {"flushes", writer.flushes},
-                             {"failedFlushes", writer.failedFlushes},
-                             {"dropped", writer.dropped}};
+        out["peerWrites"] = {
+            {"pending", writer.pending}, {"written", writer.written},
+            {"flushes", writer.flushes}, {"failedFlushes", writer.failedFlushes},
+            {"dropped", writer.dropped}, {"flushMs", writer.flushTime.count() / 1000}};
     }
     if (replica_) {
         feed::ReplicaStats replica = replica_();
@@ -136,6 +135,10 @@ std::string Metrics::prometheus() const {
         header("tracker_peer_write_failed_flushes_total", "counter",
                "Write-behind batches that failed and were kept for the next try.");
         line("tracker_peer_write_failed_flushes_total", "", writer.failedFlushes);
+        header("tracker_peer_write_flush_seconds_total", "counter",
+               "Time the write-behind's flushes spent in the database (holding the feed's lock).");
+        out += "tracker_peer_write_flush_seconds_total " +
+               std::to_string(static_cast<double>(writer.flushTime.count()) / 1e6) + "\n";
         header("tracker_peer_writes_dropped_total", "counter",
                "Announces dropped because the write-behind queue was full.");
         line("tracker_peer_writes_dropped_total", "", writer.dropped);

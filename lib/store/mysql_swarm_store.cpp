@@ -139,7 +139,7 @@ std::shared_ptr<const SwarmView> readView(DbSession& session, const protocol::In
     return view;
 }
 
-PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid) {
+PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid, std::uint32_t pid) {
     PeerWrite write;
     write.kind =
         request.event == AnnounceEvent::Stopped ? PeerWrite::Kind::Delete : PeerWrite::Kind::Upsert;
@@ -151,6 +151,7 @@ PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid) {
     write.port = request.port;
     write.requiresCrypto = request.requireCrypto;
     write.left = write.completed ? 0 : request.left;
+    write.pid = pid;
     return write;
 }
 
@@ -164,9 +165,10 @@ MysqlSwarmStore::MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions opt
 
 AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request, std::uint32_t tid,
                                                  const protocol::SwarmCounts& counts,
-                                                 PeerList peers, std::uint32_t candidates) {
+                                                 PeerList peers, std::uint32_t candidates,
+                                                 std::uint32_t pid) {
     AnnounceOutcome outcome;
-    PeerWrite write = writeFor(request, tid);
+    PeerWrite write = writeFor(request, tid, pid);
     if (options_.writer) {
         options_.writer->enqueue(write);
     } else {
@@ -197,7 +199,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
         if (const SwarmReplica* replica = options_.replica->freshReplica(now)) {
             answeredFrom_.replica.fetch_add(1, std::memory_order_relaxed);
             SwarmReplica::Answer answer =
-                replica->find(request.infoHash, leechersOnly, candidates, randomRnd());
+                replica->find(request.infoHash, leechersOnly, candidates, randomRnd(), request.uid);
             // The replica follows the registry too: a hash it does not hold is not
             // registered (or was registered since its last pull, a moment ago).
             if (answer.found != SwarmReplica::Found::Registered) {
@@ -208,7 +210,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                 return outcome;
             }
             return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
-                                   candidates);
+                                   candidates, answer.selfPid);
         }
     }
 
@@ -239,7 +241,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                                                                        : StoreStatus::NotRegistered;
         return outcome;
     }
-    return recordAndAnswer(request, view->tid, view->counts, view->peers, candidates);
+    return recordAndAnswer(request, view->tid, view->counts, view->peers, candidates, 0);
 }
 
 AnswerSources MysqlSwarmStore::answerSources() const {
@@ -272,35 +274,11 @@ AnnounceOutcome MysqlSwarmStore::announce(const AnnounceRequest& request,
         std::int64_t swarmBefore = torrent->getInt64(3);
         torrent.reset();
 
-        if (request.event == AnnounceEvent::Stopped) {
-            sql::PreparedStatement& remove = session.statement(kDeletePeer);
-            remove.setString(1, bytes(request.uid));
-            remove.setUInt(2, tid);
-            remove.executeUpdate();
+        // Written as the write-behind writes (a completion counted once per peer, even for a
+        // peer not seen before; the row found by its key), only now and alone.
+        feed::applyPeerWrites(session, {writeFor(request, tid, 0)});
+        if (request.event == AnnounceEvent::Stopped)
             candidates = 0;  // a stopping peer needs nobody
-        } else {
-            bool completed = request.event == AnnounceEvent::Completed;
-            if (completed) {
-                // Counted even for a peer we had not seen (the PHP counted only known ones),
-                // but once per peer: before the upsert, while a seeder's row still says so.
-                sql::PreparedStatement& count = session.statement(kCountCompletion);
-                count.setUInt(1, tid);
-                count.setString(2, bytes(request.uid));
-                count.setUInt(3, tid);
-                count.executeUpdate();
-            }
-            std::string ip = request.address.toString();
-            sql::PreparedStatement& upsert = session.statement(kUpsertPeer);
-            upsert.setUInt(1, tid);
-            upsert.setString(2, bytes(request.uid));
-            upsert.setString(3, bytes(protocol::view(request.peerId)));
-            upsert.setString(4, bytes(ip));
-            upsert.setUInt(5, request.port);
-            upsert.setInt(6, request.requireCrypto ? 1 : 0);
-            upsert.setUInt64(7, completed ? 0 : request.left);
-            upsert.setUInt(8, randomRnd());
-            upsert.executeUpdate();
-        }
         readSwarm(session, request, tid, candidates, swarmBefore, outcome);
         return outcome;
     });

@@ -43,10 +43,11 @@ class MysqlSwarmStore : public SwarmStore {
   private:
     AnnounceOutcome announceReadFirst(const protocol::AnnounceRequest& request,
                                       std::uint32_t candidates);
-    // Records the announce to registered torrent `tid` and answers with what was read of it.
+    // Records the announce to registered torrent `tid` (its row `pid`, when known) and answers
+    // with what was read of it.
     AnnounceOutcome recordAndAnswer(const protocol::AnnounceRequest& request, std::uint32_t tid,
                                     const protocol::SwarmCounts& counts, PeerList peers,
-                                    std::uint32_t candidates);
+                                    std::uint32_t candidates, std::uint32_t pid);
 
     db::ConnectionPool& pool_;
     SwarmStoreOptions options_;

@@ -13,14 +13,6 @@ constexpr const char* kFindTorrent =
     "SELECT t.tid, t.banned + 0, COALESCE(s.seeders + s.leechers, 0) FROM torrents t "
     "LEFT JOIN tracker_swarms s ON s.tid = t.tid WHERE t.infohash = ?";
 
-// (uid, tid) is the PHP's identity of a peer in a swarm. `rnd` is drawn once, on insert, and
-// places the peer in the swarm's random order (see kReadSwarm).
-constexpr const char* kUpsertPeer =
-    "INSERT INTO peers (tid, uid, peerId, ip, port, crypt, residual, rnd, added, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOW(), NOW()) "
-    "ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
-    "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
-
 // One round trip for the counts and the candidates. The counters on `torrents` are kept exact
 // by triggers on `peers` in `tracker_swarms` (migration 003), so no COUNT runs over the swarm. The
 // candidates are the next rows after a random point in the swarm's `rnd` order: one index range

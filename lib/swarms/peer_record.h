@@ -1,4 +1,4 @@
-// One peer as the replica holds it: 52 bytes in place, no pointer, nothing on the heap of its
+// One peer as the replica holds it: 56 bytes in place, no pointer, nothing on the heap of its
 // own. A swarm keeps its peers in one array of these.
 #pragma once
 
@@ -16,6 +16,7 @@ struct PeerRecord {
     static constexpr std::uint8_t kRequiresCrypto = 2;
     static constexpr std::uint8_t kSeen = 4;  // a resync's mark (see SwarmReplica)
 
+    std::uint32_t pid;  // its row's primary key: the write-behind updates the row by it
     std::array<char, 10> uid;
     std::uint8_t uidSize;
     std::uint8_t flags;
@@ -30,6 +31,7 @@ struct PeerRecord {
     // `seenMark` is 0 or kSeen: the replica's mark of the current resync.
     static PeerRecord from(const StoredPeer& peer, std::uint8_t seenMark) {
         PeerRecord record{};
+        record.pid = peer.pid;
         std::string_view uidBytes = peer.uid.view();
         std::memcpy(record.uid.data(), uidBytes.data(), uidBytes.size());
         record.uidSize = static_cast<std::uint8_t>(uidBytes.size());
@@ -54,9 +56,10 @@ struct PeerRecord {
         peer.port = port;
         peer.seeder = seeder;
         peer.requiresCrypto = (flags & kRequiresCrypto) != 0;
+        peer.pid = pid;
         return peer;
     }
 };
-static_assert(sizeof(PeerRecord) == 52, "a peer record is 52 bytes");
+static_assert(sizeof(PeerRecord) == 56, "a peer record is 56 bytes");
 
 }  // namespace tracker::swarms

@@ -186,6 +186,11 @@ void Swarm::copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t ran
     }
 }
 
+std::uint32_t Swarm::pidOf(std::string_view uid, const SeededHash& hash) const {
+    std::uint32_t at = find(uid, hash);
+    return at == SlotIndex::kNone ? 0 : peers_[at].pid;
+}
+
 std::size_t Swarm::bytes() const {
     return static_cast<std::size_t>(capacity_) * sizeof(PeerRecord) + index_.bytes();
 }

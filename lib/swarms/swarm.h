@@ -45,6 +45,9 @@ class Swarm {
     void copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t randomPoint,
                     std::vector<StoredPeer>& out) const;
 
+    // The row of the peer with this uid; 0 when it is not here (or its row is not known).
+    std::uint32_t pidOf(std::string_view uid, const SeededHash& hash) const;
+
     // What it holds on the heap.
     std::size_t bytes() const;
 

@@ -176,7 +176,8 @@ void SwarmReplica::clear() {
 }
 
 SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool leechersOnly,
-                                        std::uint32_t candidates, std::uint32_t randomPoint) const {
+                                        std::uint32_t candidates, std::uint32_t randomPoint,
+                                        std::string_view self) const {
     Answer answer;
     std::uint64_t hash = hashOfInfoHash(infoHash);  // outside the lock
     std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -194,6 +195,8 @@ SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool
     answer.counts.downloaded = torrent.downloaded;
     answer.counts.complete = torrent.swarm.seeders();
     answer.counts.incomplete = torrent.swarm.leechers();
+    if (!self.empty())
+        answer.selfPid = torrent.swarm.pidOf(self, hash_);
     std::uint32_t available = leechersOnly ? torrent.swarm.leechers() : torrent.swarm.size();
     if (candidates == 0 || available == 0)
         return answer;

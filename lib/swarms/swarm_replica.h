@@ -48,6 +48,7 @@ class SwarmReplica {
         std::uint32_t tid = 0;
         protocol::SwarmCounts counts;
         PeerList peers;
+        std::uint32_t selfPid = 0;  // the asking peer's row, when the swarm holds it
     };
 
     struct Stats {
@@ -81,9 +82,10 @@ class SwarmReplica {
     void clear();
 
     // The torrent's state and up to `candidates` peers (leechers only, for a seeder) taken in
-    // the swarm's order from `randomPoint` on, wrapping round.
+    // the swarm's order from `randomPoint` on, wrapping round; and the row of the peer `self`
+    // (the one asking), when it is in the swarm.
     Answer find(const protocol::InfoHash& infoHash, bool leechersOnly, std::uint32_t candidates,
-                std::uint32_t randomPoint) const;
+                std::uint32_t randomPoint, std::string_view self = {}) const;
 
     Stats stats() const;
 

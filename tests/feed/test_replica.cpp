@@ -615,3 +615,76 @@ TEST_CASE("the feeds' reads are range seeks on the sequence number") {
     CHECK(count(torrents, "\"access_type\": \"eq_ref\"") == 1);  // the torrent by tid
     CHECK(count(torrents, "\"access_type\": \"ALL\"") == 0);
 }
+
+TEST_CASE("re-announces update their row by its pid and spend no auto-increment value") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "pids");
+    std::string tid = std::to_string(torrent.tid);
+    auto pidOf = [&](const std::string& uid) {
+        return db.scalar("SELECT pid FROM peers WHERE tid = " + tid + " AND uid = '" + uid + "'");
+    };
+    auto flushed = [&](const tracker::protocol::AnnounceRequest& request) {
+        REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+        REQUIRE(process.writer.flush());
+        REQUIRE(process.feed.catchUp());
+    };
+    auto first = itest::announceFor(torrent, "a", "10.30.0.1", 100);
+    flushed(first);
+    auto a = pidOf("a");
+    CHECK(process.find(torrent).peers[0].pid == static_cast<std::uint32_t>(a));
+    for (int i = 0; i < 20; ++i) {  // the replica knows its pid: by primary key
+        auto again = first;
+        again.left = 100 - i;
+        flushed(again);
+    }
+    CHECK(pidOf("a") == a);
+    CHECK(db.scalar("SELECT residual FROM peers WHERE pid = " + std::to_string(a)) == 81);
+
+    // Without a replica the write-behind looks the row up first: the same, no value spent.
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    PeerWriter writer{pool, 1h};
+    SwarmStoreOptions options;
+    options.writer = &writer;
+    MysqlSwarmStore plain{pool, options};
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(plain.announce(first, 51).status == StoreStatus::Ok);
+        REQUIRE(writer.flush());
+    }
+    CHECK(pidOf("a") == a);
+    // The next new peer's row comes right after: nothing was spent in between.
+    flushed(itest::announceFor(torrent, "b", "10.30.0.2", 100));
+    CHECK(pidOf("b") == db.scalar("SELECT MAX(pid) FROM peers"));
+    CHECK(pidOf("b") - a <= 1 + db.scalar("SELECT COUNT(*) FROM peers WHERE pid > " +
+                                          std::to_string(a) + " AND tid <> " + tid));
+
+    // A row removed behind the replica's back comes back under its pid at the next announce.
+    db.exec("DELETE FROM peers WHERE pid = " + std::to_string(a));
+    REQUIRE(process.store.announce(first, 51).status == StoreStatus::Ok);  // replica: pid a
+    REQUIRE(process.writer.flush());
+    CHECK(pidOf("a") == a);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a pid that no longer names the peer leaves the other peer's row alone") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "moved rows");
+    std::string tid = std::to_string(torrent.tid);
+    auto request = itest::announceFor(torrent, "m", "10.31.0.1", 100);
+    REQUIRE(process.store.announce(request, 51).status == StoreStatus::Ok);
+    REQUIRE(process.writer.flush());
+    REQUIRE(process.feed.catchUp());
+    // By hand, the row is given to another peer; this process has not pulled since.
+    db.exec("UPDATE peers SET uid = 'other', port = 1234 WHERE tid = " + tid + " AND uid = 'm'");
+    auto moved = request;
+    moved.port = 7777;
+    REQUIRE(process.store.announce(moved, 51).status == StoreStatus::Ok);  // the stale pid
+    REQUIRE(process.writer.flush());
+    CHECK(db.scalar("SELECT port FROM peers WHERE tid = " + tid + " AND uid = 'other'") == 1234);
+    REQUIRE(process.feed.catchUp());  // the move's departure reaches the replica
+    REQUIRE(process.store.announce(moved, 51).status == StoreStatus::Ok);  // no pid now
+    REQUIRE(process.writer.flush());
+    CHECK(db.scalar("SELECT port FROM peers WHERE tid = " + tid + " AND uid = 'm'") == 7777);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
