@@ -1,31 +1,35 @@
 # shellcheck shell=bash
 # bench/scale.sh: `bench/run --scale`, the tracker at a small site's size and at a big one's,
-# side by side in one run. Sourced by bench/run after it started MariaDB and nginx; uses its
-# run_wrk, cpu_ticks and median.
+# side by side in one run. Sourced by bench/run after it started MariaDB; it starts nginx and
+# uses bench/run's run_wrk, cpu_ticks and median.
 #
 # Each size is a database of its own in the benchmark's MariaDB (bench_small, bench_big,
 # bench_huge), filled once by SQL (MariaDB's Sequence engine) and kept: a later run reuses it,
-# removing first the peers earlier runs added. For each size, in order:
-#   start-up   tracker-fcgi restarted on it: seconds until its replica holds everything, and
-#              what the announces sent meanwhile got (they are answered from the database)
-#   RSS        of tracker-fcgi once loaded, and after the announce runs
-#   idle       CPU of tracker-fcgi and MariaDB over 30 s with no request at all, and the
-#              statements MariaDB ran meanwhile
-#   announces  wrk with bench/announce.lua (as bench/run; on the big sizes also the same
-#              10,000 hashes as the small one, inside the big database)
-#   full scrape  built on the first request (its own thread): build time, bytes (gzip and
-#              plain), tracker-fcgi RSS before and after serving both
+# removing first the peers earlier runs added. Each size gets a tracker-fcgi of its own, behind
+# a server block of its own in the same nginx (nginx.conf.example's, on another port), and all
+# of them run at once, so that the announce rounds go size after size, round after round: the
+# machine's drift falls on every size alike. In order:
+#   start-up   each worker started on its database in turn: seconds until its replica holds
+#              everything, and what the announces sent meanwhile got (from the database)
+#   idle       MariaDB's CPU with no worker at all, then each worker's and MariaDB's CPU over
+#              30 s with every worker running and no request, and the statements MariaDB ran
+#   RSS        of each tracker-fcgi once loaded, and after the announce runs
+#   announces  wrk with bench/announce.lua, interleaved (on the big sizes also the same 10,000
+#              hashes as the small one, inside the big database)
 #   resync     a gap in the change feed made by SQL while wrk announces: how long the replica
 #              takes to read everything again beside itself, its RSS meanwhile, and how many
 #              announces went to the database
-#   cron       one tracker-cron run with nothing expired (its time, MariaDB's CPU), then one
-#              that deletes the peers the announce runs added (aged by SQL) while wrk announces
+#   full scrape  built on the first request (its own thread): build time, bytes (gzip and
+#              plain), tracker-fcgi RSS before and after serving both
+#   cron       tracker-cron run twice, the second with nothing at all to do (its time, MariaDB's
+#              CPU), then once deleting the peers the announce runs added (aged by SQL) while
+#              wrk announces
 
 SCALE_SIZES_small="10000 50000"
 SCALE_SIZES_big="1000000 5000000"
 SCALE_SIZES_huge="1000000 10000000"
 SCALE_DIR="$STATE_DIR/scale"
-declare -A scale_row
+declare -A scale_row scale_port
 
 scale_ctl_config() {  # scale_ctl_config NAME: a config for trackerctl and tracker-cron on bench_NAME
     local out="$SCALE_DIR/$1-admin.json"
@@ -76,46 +80,56 @@ scale_fill() {  # scale_fill NAME TORRENTS PEERS
     fi
 }
 
-scale_stats() {  # scale_stats PYTHON-EXPRESSION: evaluated on /stats' JSON (as `s`)
-    curl -s "http://127.0.0.1:$HTTP_PORT/stats" |
-        python3 -c "import json, sys; s = json.load(sys.stdin); print($1)" 2>/dev/null
+# The size's nginx server: nginx.conf.example's, on its own port and socket (its map is the
+# main server's: declared once).
+scale_nginx_server() {  # scale_nginx_server NAME PORT
+    local out="$SCALE_DIR/$1-server.conf"
+    TRACKER_FCGI_SOCKET="$SCALE_DIR/$1.sock" HTTP_PORT=$2 TRACKER_NGINX_IPV6=0 \
+        _tk_nginx_server_conf "$out.tmp" || return 1
+    awk -v name="$1" '
+        /^map \$http_user_agent/ { skip = 1 }
+        skip { if ($0 ~ /^}/) skip = 0; next }
+        { gsub(/tracker_fcgi/, "tracker_fcgi_" name); print }' "$out.tmp" >"$out"
+    rm -f "$out.tmp"
+    echo "include $out;"
 }
 
-scale_rss() {  # in MB
-    awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$(cat "$STATE_DIR/tracker-fcgi.pid")/status"
+scale_stats() {  # scale_stats NAME PYTHON-EXPRESSION: evaluated on that worker's /stats (as `s`)
+    curl -s "http://127.0.0.1:${scale_port[$1]}/stats" |
+        python3 -c "import json, sys; s = json.load(sys.stdin); print($2)" 2>/dev/null
 }
 
-scale_announce_url() {  # an announce of the fill's peer 1 of torrent 1
+scale_pid() { cat "$SCALE_DIR/$1.pid"; }
+
+scale_rss() {  # scale_rss NAME: in MB
+    awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$(scale_pid "$1")/status"
+}
+
+scale_announce_url() {  # an announce of the fill's peer with seq PEERS, in torrent 1
     local hash
     hash=$(head -n 1 "$SCALE_DIR/hashes-$1.txt" | sed 's/../%&/g')
-    echo "http://127.0.0.1:$HTTP_PORT/announce?info_hash=$hash&peer_id=-BT0001-000000000001&port=10001&uploaded=0&downloaded=0&left=1000&key=p$2&compact=1"
+    echo "http://127.0.0.1:${scale_port[$1]}/announce?info_hash=$hash&peer_id=-BT0001-000000000001&port=10001&uploaded=0&downloaded=0&left=1000&key=p$2&compact=1"
 }
 
-scale_measure() {  # scale_measure NAME TORRENTS PEERS
-    local name=$1 torrents=$2 peers=$3 config started loaded answered=0 refused=0 body n
+scale_start() {  # scale_start NAME TORRENTS PEERS: its worker, loaded
+    local name=$1 peers=$3 config started loaded answered=0 refused=0 body n
     config="$SCALE_DIR/$name-worker.json"
-    python3 - "$STATE_DIR/tracker.json" "$config" "bench_$name" <<'PY'
+    python3 - "$STATE_DIR/tracker.json" "$config" "bench_$name" "$SCALE_DIR/$name.sock" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["database"]["name"] = sys.argv[3]
+c["listen"] = sys.argv[4]
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
-    echo "== $name: $torrents torrents, $peers peers" >&2
-    workers_stop >/dev/null 2>&1  # the previous size's (services.sh finds it by its config)
-    # MariaDB by itself, with no worker connected: its own background work (purge, flushing
-    # after the fill or an earlier run), which the idle figure below includes.
-    local alone0 alone1
-    alone0=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
-    sleep 15
-    alone1=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
-    scale_row[$name:alone]=$(awk -v t=$((alone1 - alone0)) -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { printf "%.1f %%", 100 * t / hz / 15 }')
-    export TRACKER_CONFIG="$config"
+    echo "== $name: starting its worker" >&2
+    rm -f "$SCALE_DIR/$name.sock"
     started=$(date +%s.%N)
-    workers_start >/dev/null || return 1
+    _tk_spawn "$SCALE_DIR/$name.pid" "$SCALE_DIR/$name.log" "$BUILD_DIR/app/tracker-fcgi" \
+        --config "$config" || return 1
+    for n in $(seq 100); do [ -S "$SCALE_DIR/$name.sock" ] && break; sleep 0.1; done
     # Until the replica is loaded, announces are answered from the database.
     n=0
-    while [ "$(scale_stats "s['replica']['reloads']")" != 1 ]; do
+    while [ "$(scale_stats "$name" "s['replica']['reloads']")" != 1 ]; do
         body=$(curl -s "$(scale_announce_url "$name" "$peers")")
         case "$body" in *"failure reason"*) refused=$((refused + 1)) ;; d*) answered=$((answered + 1)) ;; esac
         n=$((n + 1))
@@ -125,79 +139,93 @@ PY
     loaded=$(date +%s.%N)
     scale_row[$name:startup]=$(awk -v a="$started" -v b="$loaded" 'BEGIN { printf "%.1f s", b - a }')
     scale_row[$name:during]="$answered answered, $refused refused"
-    scale_row[$name:rss]="$(scale_rss) MB"
-    scale_row[$name:bytes]=$(scale_stats "round(s['replica']['bytes'] / 1048576)")
-    sleep 5  # past the start-up's own settling
-    local mysqld fcgi
-    mysqld=$(cat "$STATE_DIR/mysqld.pid") fcgi=$(cat "$STATE_DIR/tracker-fcgi.pid")
-    local f1 m1 f2 m2 q1 q2 hz
-    hz=$(getconf CLK_TCK)
-    # What MariaDB runs for everyone: its Questions counter (minus these two reads of it).
-    q1=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
-    f1=$(cpu_ticks "$fcgi") m1=$(cpu_ticks "$mysqld")
-    sleep 30
-    f2=$(cpu_ticks "$fcgi") m2=$(cpu_ticks "$mysqld")
-    q2=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
-    scale_row[$name:idle]=$(awk -v f=$((f2 - f1)) -v m=$((m2 - m1)) -v q=$((q2 - q1 - 1)) -v hz="$hz" \
-        'BEGIN { printf "workers %.1f %%, MariaDB %.1f %% (%.1f statements/s)", 100 * f / hz / 30, 100 * m / hz / 30, q / 30 }')
+    scale_row[$name:rss]="$(scale_rss "$name") MB"
+    scale_row[$name:bytes]=$(scale_stats "$name" "round(s['replica']['bytes'] / 1048576)")
+}
 
-    export BENCH_HASHES="$SCALE_DIR/hashes-$name.txt" BENCH_TORRENTS=$torrents BENCH_PEERS=$peers
-    # A warm-up, not counted: the first seconds of load after the idle wait run slower (the
-    # server's own background work catching up), whichever size goes first.
-    duration=5 run_wrk "$name-warmup:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua 2>/dev/null
-    local round
-    for round in $(seq "$rounds"); do
-        BENCH_HOT=$torrents run_wrk "$name:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua
-        if [ "$torrents" -gt 10000 ]; then
-            BENCH_HOT=10000 run_wrk "$name-hot:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua
-        fi
+scale_stop_workers() {
+    local name pid
+    for name in "$@"; do
+        pid=$(scale_pid "$name" 2>/dev/null) || continue
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
-    scale_row[$name:rss-after]="$(scale_rss) MB"
+}
 
-    # A resync: the pruning mark set to the committed number makes every process's next pull
-    # see a gap. Announces go on meanwhile; the replica answers them all along.
-    local resyncs rss_peak=0 rss_now database_before database_after
-    resyncs=$(scale_stats "s['replica']['resyncs']")
-    database_before=$(scale_stats "s['answeredFrom']['database']")
+scale_idle() {  # scale_idle NAMES...: each worker's and MariaDB's CPU over 30 s, no requests
+    local name mysqld hz q1 q2 m1 m2
+    declare -A f1 f2
+    mysqld=$(cat "$STATE_DIR/mysqld.pid") hz=$(getconf CLK_TCK)
+    sleep 5  # past the start-ups' own settling
+    # What MariaDB runs for everyone: its Questions counter (less the two reads of it).
+    q1=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
+    m1=$(cpu_ticks "$mysqld")
+    for name in "$@"; do f1[$name]=$(cpu_ticks "$(scale_pid "$name")"); done
+    sleep 30
+    for name in "$@"; do f2[$name]=$(cpu_ticks "$(scale_pid "$name")"); done
+    m2=$(cpu_ticks "$mysqld")
+    q2=$(tracker_mariadb -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}')
+    for name in "$@"; do
+        scale_row[$name:idle]=$(awk -v f=$((f2[$name] - f1[$name])) -v hz="$hz" \
+            'BEGIN { printf "worker %.1f %%", 100 * f / hz / 30 }')
+    done
+    scale_idle_db=$(awk -v m=$((m2 - m1)) -v q=$((q2 - q1 - 1)) -v hz="$hz" -v n=$# \
+        'BEGIN { printf "MariaDB %.1f %% with the %d workers (%.1f commands/s)", 100 * m / hz / 30, n, q / 30 }')
+}
+
+scale_after() {  # scale_after NAME TORRENTS: resync, full scrape, cron
+    local name=$1 torrents=$2 fcgi mysqld hz n
+    fcgi=$(scale_pid "$name") mysqld=$(cat "$STATE_DIR/mysqld.pid") hz=$(getconf CLK_TCK)
+    export BENCH_HASHES="$SCALE_DIR/hashes-$name.txt" BENCH_TORRENTS=$torrents
+    BENCH_PEERS=$(awk '{print $2}' <<<"$(eval echo "\$SCALE_SIZES_$name")")
+    export BENCH_PEERS
+    local url="http://127.0.0.1:${scale_port[$name]}"
+
+    # A resync: the pruning mark set to the committed number makes the next pull see a gap.
+    # Announces go on meanwhile; the replica answers them all along.
+    local resyncs rss_before rss_peak database_before database_after marker sampler
+    resyncs=$(scale_stats "$name" "s['replica']['resyncs']")
+    database_before=$(scale_stats "$name" "s['answeredFrom']['database']")
+    rss_before=$(scale_rss "$name")
     ( sleep 2; tracker_mariadb "bench_$name" -e "UPDATE tracker_sequence SET value =
         (SELECT value FROM (SELECT value FROM tracker_sequence WHERE id = 1) AS counter) WHERE id = 2" ) &
-    local marker=$!
+    marker=$!
     ( while :; do awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$fcgi/status"; sleep 0.2; done ) \
         >"$SCALE_DIR/rss-samples" 2>/dev/null &
-    local sampler=$!
-    BENCH_NEW=10 BENCH_HOT=$torrents run_wrk "$name-resync:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua
+    sampler=$!
+    BENCH_NEW=10 BENCH_HOT=$torrents run_wrk "$name-resync:tracker-$name" "$url" announce.lua
     wait "$marker" || true
     for n in $(seq 300); do
-        [ "$(scale_stats "s['replica']['resyncs']")" -gt "$resyncs" ] && break
+        [ "$(scale_stats "$name" "s['replica']['resyncs']")" -gt "$resyncs" ] && break
         sleep 0.2
     done
     kill "$sampler" 2>/dev/null || true
     rss_peak=$(sort -n "$SCALE_DIR/rss-samples" | tail -n 1)
-    database_after=$(scale_stats "s['answeredFrom']['database']")
-    scale_row[$name:resync]=$(printf '%s s; RSS %s MB before, %s MB at most, %s MB after; %s announces answered from the database' \
-        "$(scale_stats "round(s['replica']['lastReloadMs'] / 1000, 1)")" "${scale_row[$name:rss-after]% MB}" \
-        "$rss_peak" "$(scale_rss)" "$((database_after - database_before))")
+    database_after=$(scale_stats "$name" "s['answeredFrom']['database']")
+    scale_row[$name:resync]=$(printf '%s s; RSS %s MB before, %s MB at most, %s MB after; %s announces answered from the database; meanwhile %.0f/s, p99 %s ms' \
+        "$(scale_stats "$name" "round(s['replica']['lastReloadMs'] / 1000, 1)")" "$rss_before" \
+        "$rss_peak" "$(scale_rss "$name")" "$((database_after - database_before))" \
+        "$(median <<<"${result_rps[$name-resync:tracker-$name]}")" "${result_p99[$name-resync:tracker-$name]}")
 
     # The full scrape: the first request starts the build; the copy is served once built.
-    local rss_before t0 code bytes_gzip bytes_plain
-    rss_before=$(scale_rss)
+    local t0 bytes_gzip bytes_plain
+    rss_before=$(scale_rss "$name")
     t0=$(date +%s.%N)
     for n in $(seq 600); do
-        code=$(curl -s -H "Accept-Encoding: gzip" -o "$SCALE_DIR/full.gz" -w "%{size_download}" \
-            "http://127.0.0.1:$HTTP_PORT/scrape")
-        if [ "$(head -c 2 "$SCALE_DIR/full.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then break; fi
+        bytes_gzip=$(curl -s -H "Accept-Encoding: gzip" -o "$SCALE_DIR/full.gz" -w "%{size_download}" "$url/scrape")
+        [ "$(od -An -tx1 -N2 "$SCALE_DIR/full.gz" | tr -d ' ')" = 1f8b ] && break
         sleep 0.5
     done
-    bytes_gzip=$code
-    bytes_plain=$(curl -s -o /dev/null -w "%{size_download}" "http://127.0.0.1:$HTTP_PORT/scrape")
+    bytes_plain=$(curl -s -o /dev/null -w "%{size_download}" "$url/scrape")
     scale_row[$name:scrape]=$(awk -v g="$bytes_gzip" -v p="$bytes_plain" \
-        -v b="$(scale_stats "s['fullScrape']['lastBuildMs']")" -v w="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
-        -v r0="$rss_before" -v r1="$(scale_rss)" \
+        -v b="$(scale_stats "$name" "s['fullScrape']['lastBuildMs']")" -v r0="$rss_before" -v r1="$(scale_rss "$name")" \
         'BEGIN { printf "%.1f MB gzip (%.1f MB plain), built in %.1f s, RSS %+d MB", g / 1048576, p / 1048576, b / 1000, r1 - r0 }')
 
-    # tracker-cron: nothing expired.
-    local admin out m_before m_after
+    # tracker-cron twice: the second run has nothing at all to do (the first pruned the
+    # feeds' records an earlier run left).
+    local admin out m_before m_after aged cron_pid
     admin=$(scale_ctl_config "$name")
+    "$BUILD_DIR/app/tracker-cron" --config "$admin" >/dev/null
     m_before=$(cpu_ticks "$mysqld")
     out=$("$BUILD_DIR/app/tracker-cron" --config "$admin")
     m_after=$(cpu_ticks "$mysqld")
@@ -205,33 +233,79 @@ PY
         'BEGIN { sub(/^tracker-cron: /, "", o); printf "%s; MariaDB %.2f s of CPU", o, t / hz }')
 
     # tracker-cron deleting what the announce runs added (aged by SQL), while wrk announces.
-    local aged
     tracker_mariadb "bench_$name" -e "UPDATE peers SET updated = NOW() - INTERVAL 3 DAY WHERE uid >= 'n' AND uid < 'o'"
     aged=$(tracker_mariadb -N "bench_$name" -e "SELECT COUNT(*) FROM peers WHERE uid >= 'n' AND uid < 'o'")
     ( sleep 3; "$BUILD_DIR/app/tracker-cron" --config "$admin" >"$SCALE_DIR/cron.out" 2>&1 ) &
-    local cron_pid=$!
-    BENCH_NEW=0 BENCH_HOT=$torrents run_wrk "$name-cron:tracker" "http://127.0.0.1:$HTTP_PORT" announce.lua
+    cron_pid=$!
+    BENCH_NEW=0 BENCH_HOT=$torrents run_wrk "$name-cron:tracker-$name" "$url" announce.lua
     wait "$cron_pid" || true
-    scale_row[$name:cron-busy]="$(sed 's/^tracker-cron: //' "$SCALE_DIR/cron.out") ($aged aged)"
+    scale_row[$name:cron-busy]=$(printf '%s (%s aged); meanwhile %.0f/s, p99 %s ms' \
+        "$(sed 's/^tracker-cron: //' "$SCALE_DIR/cron.out")" "$aged" \
+        "$(median <<<"${result_rps[$name-cron:tracker-$name]}")" "${result_p99[$name-cron:tracker-$name]}")
 }
 
 scale_main() {  # scale_main SIZES (comma-separated: small,big,huge)
-    local sizes=${1//,/ } size spec
+    local sizes=${1//,/ } size spec include="" port=$((HTTP_PORT + 10)) t p round
     mkdir -p "$SCALE_DIR"
     for size in $sizes; do
         spec="SCALE_SIZES_$size"
         [ -n "${!spec:-}" ] || { echo "bench/run: unknown size $size (small, big, huge)" >&2; exit 2; }
         # shellcheck disable=SC2086
         scale_fill "$size" ${!spec}
+        scale_port[$size]=$port
+        include+="$(scale_nginx_server "$size" "$port")"$'\n'
+        port=$((port + 1))
     done
+    printf '%s' "$include" >>"$STATE_DIR/baselines.conf"
+    trap 'scale_stop_workers '"$sizes"'; cleanup' EXIT
+    nginx_start >/dev/null
+
+    # MariaDB by itself, with no worker connected: its own background work (purge, flushing
+    # after the fill or an earlier run), which the idle figures include.
+    local alone0 alone1
+    alone0=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
+    sleep 15
+    alone1=$(cpu_ticks "$(cat "$STATE_DIR/mysqld.pid")")
+    local alone
+    alone=$(awk -v t=$((alone1 - alone0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f %%", 100 * t / hz / 15 }')
+
     for size in $sizes; do
         spec="SCALE_SIZES_$size"
         # shellcheck disable=SC2086
-        scale_measure "$size" ${!spec}
+        scale_start "$size" ${!spec} || exit 1
     done
+    # shellcheck disable=SC2086
+    scale_idle $sizes
+
+    # The announce rounds, size after size: a warm-up each (the first seconds of load after
+    # the idle wait run slower, whichever size goes first), then the rounds.
+    for round in 0 $(seq "$rounds"); do
+        for size in $sizes; do
+            spec="SCALE_SIZES_$size"
+            read -r t p <<<"${!spec}"
+            export BENCH_HASHES="$SCALE_DIR/hashes-$size.txt" BENCH_TORRENTS=$t BENCH_PEERS=$p
+            if [ "$round" = 0 ]; then
+                duration=5 BENCH_HOT=$t run_wrk "$size-warmup:tracker-$size" \
+                    "http://127.0.0.1:${scale_port[$size]}" announce.lua 2>/dev/null
+                continue
+            fi
+            BENCH_HOT=$t run_wrk "$size:tracker-$size" "http://127.0.0.1:${scale_port[$size]}" announce.lua
+            if [ "$t" -gt 10000 ]; then
+                BENCH_HOT=10000 run_wrk "$size-hot:tracker-$size" \
+                    "http://127.0.0.1:${scale_port[$size]}" announce.lua
+            fi
+        done
+    done
+    for size in $sizes; do scale_row[$size:rss-after]="$(scale_rss "$size") MB"; done
+    for size in $sizes; do
+        spec="SCALE_SIZES_$size"
+        read -r t p <<<"${!spec}"
+        scale_after "$size" "$t"
+    done
+
     local first=${sizes%% *}
     echo
-    echo "### Site size (wrk -t2 -c$connections -d${duration}s, Connection: close; median of $rounds round(s))"
+    echo "### Site size (wrk -t2 -c$connections -d${duration}s, Connection: close; median of $rounds interleaved round(s))"
     echo
     printf '|'
     for size in $sizes; do
@@ -248,35 +322,34 @@ scale_main() {  # scale_main SIZES (comma-separated: small,big,huge)
         for size in $sizes; do printf ' %s |' "${scale_row[$size:$2]:--}"; done
         echo
     }
+    local rps ratio
     for size in $sizes; do
-        local rps ratio=
-        rps=$(median <<<"${result_rps[$size:tracker]:-0}")
-        [ "$size" = "$first" ] || ratio=$(awk -v a="$rps" -v b="$(median <<<"${result_rps[$first:tracker]:-0}")" 'BEGIN { printf " (%.2fx %s)", a / b, "'"$first"'" }')
+        rps=$(median <<<"${result_rps[$size:tracker-$size]:-0}")
+        ratio=
+        [ "$size" = "$first" ] || ratio=$(awk -v a="$rps" -v b="$(median <<<"${result_rps[$first:tracker-$first]:-0}")" \
+            'BEGIN { printf " (%.2fx %s)", a / b, "'"$first"'" }')
         scale_row[$size:announce]=$(printf '%.0f/s (rounds:%s), p50 %s ms, p99 %s ms%s; %s' "$rps" \
-            "$(printf ' %.0f' ${result_rps[$size:tracker]})" "${result_p50[$size:tracker]}" \
-            "${result_p99[$size:tracker]}" "$ratio" "${result_split[$size:tracker]:-}")
-        if [ -n "${result_rps[$size-hot:tracker]:-}" ]; then
-            rps=$(median <<<"${result_rps[$size-hot:tracker]}")
+            "$(printf ' %.0f' ${result_rps[$size:tracker-$size]})" "${result_p50[$size:tracker-$size]}" \
+            "${result_p99[$size:tracker-$size]}" "$ratio" "${result_split[$size:tracker-$size]:-}")
+        if [ -n "${result_rps[$size-hot:tracker-$size]:-}" ]; then
+            rps=$(median <<<"${result_rps[$size-hot:tracker-$size]}")
             scale_row[$size:hot]=$(printf '%.0f/s (rounds:%s), p50 %s ms, p99 %s ms' "$rps" \
-                "$(printf ' %.0f' ${result_rps[$size-hot:tracker]})" \
-                "${result_p50[$size-hot:tracker]}" "${result_p99[$size-hot:tracker]}")
+                "$(printf ' %.0f' ${result_rps[$size-hot:tracker-$size]})" \
+                "${result_p50[$size-hot:tracker-$size]}" "${result_p99[$size-hot:tracker-$size]}")
         fi
-        rps=$(median <<<"${result_rps[$size-resync:tracker]:-0}")
-        scale_row[$size:resync]="${scale_row[$size:resync]}; $(printf '%.0f' "$rps")/s, p99 ${result_p99[$size-resync:tracker]} ms"
-        rps=$(median <<<"${result_rps[$size-cron:tracker]:-0}")
-        scale_row[$size:cron-busy]="${scale_row[$size:cron-busy]}; meanwhile $(printf '%.0f' "$rps")/s, p99 ${result_p99[$size-cron:tracker]} ms"
     done
     scale_line "announces (bench/announce.lua)" announce
     scale_line "the same 10,000 hashes, inside this database" hot
     scale_line "start-up: the whole replica in" startup
     scale_line "announces during the start-up" during
-    scale_line "MariaDB's CPU with no worker (15 s)" alone
     scale_line "CPU with no requests (30 s)" idle
     scale_line "tracker-fcgi RSS, loaded" rss
     scale_line "the replica's own count (MB)" bytes
     scale_line "tracker-fcgi RSS after the announce runs" rss-after
     scale_line "a resync (a gap in the feed) under announces" resync
     scale_line "full scrape" scrape
-    scale_line "tracker-cron, nothing expired" cron
+    scale_line "tracker-cron, nothing to do" cron
     scale_line "tracker-cron deleting, under announces" cron-busy
+    echo
+    echo "MariaDB's CPU with no worker (15 s): $alone; $scale_idle_db."
 }
