@@ -1,6 +1,6 @@
 // Every registered torrent and every peer, in this process's memory, as the database's change
 // feed last brought them (see feed::ReplicaFeed): an announce is answered from here without a
-// round trip, whatever the number of swarms. Compact: a peer is a 52-byte record in its
+// round trip, whatever the number of swarms. Compact: a peer is a 56-byte record in its
 // swarm's array, a torrent a 72-byte entry in blocks, found by info hash through an
 // open-addressing index and by tid directly; no node per peer or torrent. The database stays the
 // truth: this is built from it and follows its changes. Readers share the lock; one thread (the
