@@ -238,7 +238,7 @@ void clean(DbSession& session, const DatabaseConfig& database, const CleanupPoli
     if (policy.dryRun) {
         result.peersRemoved = countRows(session, kCountExpiredPeers, peerCutoff, 1);
         // The torrents whose last peers are among the expired ones are not counted, and rightly:
-        // removing those peers moves its `tracker_swarms.last_change` (the counter triggers), so
+        // removing those peers sets its `tracker_swarms.empty_since` (the counter triggers), so
         // the real run keeps them too.
         if (torrentsExpire)
             result.torrentsRemoved = countRows(session, kCountDeadTorrents, torrentCutoff, 2);

@@ -31,16 +31,16 @@ constexpr const char* kDeleteExpiredPeers =
 constexpr const char* kCountExpiredPeers =
     "SELECT COUNT(*) FROM peers FORCE INDEX (peers_updated) WHERE updated < ?";
 
-// Dead torrents: an empty swarm that has been empty since the cutoff (tracker_swarms'
-// `last_change` moves whenever a peer joins, leaves or finishes; migration 009 gives every
-// torrent its row at registration), no peer row at all, and no change to the torrent's own row
-// (a completion, a ban, a rename move `updated`) since the cutoff either. Banned torrents are
-// kept: the row is the ban. The candidates come from the swarms_idle index in tid order, `?`
+// Dead torrents: a swarm that has been empty since before the cutoff (tracker_swarms'
+// `empty_since`, which the counter triggers set when the last peer leaves and clear when one
+// joins; migration 009 gives every torrent its row at registration), no peer row at all, and
+// no change to the torrent's own row (a completion, a ban, a rename move `updated`) since the
+// cutoff either. Banned torrents are kept: the row is the ban. The candidates come from the
+// swarms_empty index in tid order, `?`
 // after the previous batch: the first statement finds where the batch ends, the DELETE takes
 // that range of candidates and checks each again.
-#define TRACKER_IDLE_SWARMS                                                           \
-    "SELECT tid FROM tracker_swarms FORCE INDEX (swarms_idle) WHERE seeders = 0 AND " \
-    "leechers = 0 AND last_change < ?"
+#define TRACKER_IDLE_SWARMS \
+    "SELECT tid FROM tracker_swarms FORCE INDEX (swarms_empty) WHERE empty_since < ?"
 #define TRACKER_DEAD_ROW                                                                     \
     "t.banned = 0 AND GREATEST(t.added, t.updated) < ? AND NOT EXISTS (SELECT 1 FROM peers " \
     "WHERE peers.tid = t.tid)"

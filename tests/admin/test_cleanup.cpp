@@ -42,15 +42,15 @@ long long addPeer(itest::Sql& db, const itest::Torrent& torrent, const std::stri
                      " AND uid = '" + uid + "'");
 }
 
-// Registration and last change `addedDays` / `updatedDays` ago. Set after the peers are added:
-// the counter triggers move `tracker_swarms.last_change`.
+// Registration and last change `addedDays` / `updatedDays` ago, and an empty swarm empty that
+// long. Set after the peers are added: the counter triggers move `tracker_swarms.empty_since`.
 void ageTorrent(itest::Sql& db, const itest::Torrent& torrent, long long addedDays,
                 long long updatedDays) {
     db.exec("UPDATE torrents SET added = NOW() - INTERVAL " + std::to_string(addedDays) +
             " DAY, updated = NOW() - INTERVAL " + std::to_string(updatedDays) +
             " DAY WHERE tid = " + std::to_string(torrent.tid));
-    db.exec("UPDATE tracker_swarms SET last_change = NOW() - INTERVAL " +
-            std::to_string(updatedDays) + " DAY WHERE tid = " + std::to_string(torrent.tid));
+    db.exec("UPDATE tracker_swarms SET empty_since = IF(seeders + leechers = 0, NOW() - INTERVAL " +
+            std::to_string(updatedDays) + " DAY, NULL) WHERE tid = " + std::to_string(torrent.tid));
 }
 
 bool peerExists(itest::Sql& db, long long pid) {
@@ -112,7 +112,7 @@ TEST_CASE("cleanup: a torrent with peers is never removed, however old its dates
     long long busyPeer = addPeer(db, busy, "live", 0, 60);
     ageTorrent(db, busy, 365, 365);  // no completion for a year: the PHP deleted it
 
-    // Its only peer expires in this run: the trigger that counts it out moves `last_change`, so the
+    // Its only peer expires in this run: the trigger that counts it out sets `empty_since`, so the
     // torrent's idle time starts now and it stays.
     auto emptied = itest::registerTorrent(db, "emptied");
     addPeer(db, emptied, "gone", 10, 5000);
@@ -126,7 +126,7 @@ TEST_CASE("cleanup: a torrent with peers is never removed, however old its dates
     CHECK(peerExists(db, busyPeer));
     CHECK(torrentExists(db, emptied));
     CHECK(counted(db, emptied, "1") == 0);
-    CHECK(db.scalar("SELECT last_change > NOW() - INTERVAL 1 MINUTE FROM tracker_swarms WHERE "
+    CHECK(db.scalar("SELECT empty_since > NOW() - INTERVAL 1 MINUTE FROM tracker_swarms WHERE "
                     "tid = " +
                     std::to_string(emptied.tid)) == 1);
 }
@@ -155,6 +155,49 @@ TEST_CASE("cleanup: a peerless torrent goes once idle past torrentTtlDays, banne
     CHECK(torrentExists(db, recentlyActive));
     CHECK(torrentExists(db, banned));
     CHECK(torrentExists(db, fresh));
+}
+
+TEST_CASE(
+    "cleanup: empty_since follows every writer: empty from registration, cleared by a "
+    "join, set again when the last peer goes") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "emptiness");
+    std::string tid = std::to_string(torrent.tid);
+    auto emptySince = [&] {
+        return db.scalar(
+            "SELECT COALESCE(TIMESTAMPDIFF(SECOND, empty_since, NOW()), -1) FROM "
+            "tracker_swarms WHERE tid = " +
+            tid);
+    };
+    CHECK(emptySince() >= 0);  // registered: empty from now
+
+    // Written as a PHP page would, peers coming and going in one transaction: only the swarm's
+    // emptiness moves the mark.
+    db.exec("BEGIN");
+    for (int i = 0; i < 3; ++i)
+        addPeer(db, torrent, "e" + std::to_string(i), i == 0 ? 0 : 10, 0);
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid = 'e1'");
+    db.exec("UPDATE peers SET residual = 0 WHERE tid = " + tid + " AND uid = 'e2'");
+    db.exec("COMMIT");
+    CHECK(emptySince() == -1);
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid = 'e0'");
+    CHECK(emptySince() == -1);  // one left
+    db.exec("UPDATE tracker_swarms SET empty_since = NOW() - INTERVAL 3 DAY WHERE tid = " + tid +
+            " AND empty_since IS NOT NULL");
+    db.exec("DELETE FROM peers WHERE tid = " + tid + " AND uid = 'e2'");
+    CHECK(emptySince() >= 0);
+    CHECK(emptySince() < 60);  // empty from now, not from an older mark
+    CHECK(db.scalar("SELECT seeders + leechers FROM tracker_swarms WHERE tid = " + tid) == 0);
+
+    // An empty swarm that stays empty keeps its mark (a peer moving to another torrent).
+    db.exec("UPDATE tracker_swarms SET empty_since = NOW() - INTERVAL 3 DAY WHERE tid = " + tid);
+    auto other = itest::registerTorrent(db, "emptiness, the other");
+    addPeer(db, other, "mover", 10, 0);
+    db.exec("UPDATE peers SET tid = " + tid + " WHERE tid = " + std::to_string(other.tid));
+    CHECK(emptySince() == -1);
+    CHECK(db.scalar("SELECT TIMESTAMPDIFF(SECOND, empty_since, NOW()) < 60 FROM tracker_swarms "
+                    "WHERE tid = " +
+                    std::to_string(other.tid)) == 1);
 }
 
 TEST_CASE("cleanup: torrentTtlDays 0 never removes a torrent") {

@@ -87,7 +87,7 @@ class CronTest(unittest.TestCase):
         # Registered 8 days ago and never announced since.
         mariadb("UPDATE torrents SET added = NOW() - INTERVAL 8 DAY, "
                 "updated = NOW() - INTERVAL 8 DAY WHERE tid = %d; "
-                "UPDATE tracker_swarms SET last_change = NOW() - INTERVAL 8 DAY WHERE tid = %d"
+                "UPDATE tracker_swarms SET empty_since = NOW() - INTERVAL 8 DAY WHERE tid = %d"
                 % (dead, dead))
 
         result = run_cron(config=self.config)
