@@ -216,10 +216,12 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
 }
 
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
-                       std::size_t maxPending, std::function<void()> afterFlush)
+                       std::size_t maxPending, std::function<void()> afterFlush,
+                       std::size_t rowsPerTransaction)
     : pool_(pool),
       interval_(interval),
       maxPending_(std::max<std::size_t>(maxPending, 1)),
+      rowsPerTransaction_(std::max<std::size_t>(rowsPerTransaction, 1)),
       afterFlush_(std::move(afterFlush)),
       thread_([this] { run(); }) {}
 
@@ -257,37 +259,52 @@ bool PeerWriter::flush() {
     if (batch.empty())
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
-    auto started = std::chrono::steady_clock::now();
-    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-        applyPeerWrites(session, folded);
-        return WorkOutcome{};
-    });
-    if (outcome.status == DbStatus::Ok) {
+    // A backlog (after the database refused writes for a while) goes in transactions of at
+    // most rowsPerTransaction_ rows, each with its own number: the sequence row is locked
+    // for one chunk's time, so other writers (other processes, the cron, PHP pages) take
+    // turns with the drain instead of waiting for all of it.
+    for (std::size_t next = 0; next < folded.size();) {
+        std::size_t rows = std::min(rowsPerTransaction_, folded.size() - next);
+        std::vector<PeerWrite> chunk(folded.begin() + static_cast<std::ptrdiff_t>(next),
+                                     folded.begin() + static_cast<std::ptrdiff_t>(next + rows));
+        auto started = std::chrono::steady_clock::now();
+        WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
+            applyPeerWrites(session, chunk);
+            return WorkOutcome{};
+        });
+        if (outcome.status != DbStatus::Ok) {
+            requeue(folded, next, outcome.message);
+            return false;
+        }
         auto took = std::chrono::steady_clock::now() - started;
+        next += rows;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            stats_.written += folded.size();
+            stats_.written += rows;
             ++stats_.flushes;
             stats_.flushTime += std::chrono::duration_cast<std::chrono::microseconds>(took);
-            inFlight_ = 0;
+            // The writes folded away count as written with the first chunk.
+            inFlight_ = next == folded.size() ? 0 : folded.size() - next;
         }
         if (afterFlush_)
             afterFlush_();
-        return true;
     }
+    return true;
+}
+
+void PeerWriter::requeue(std::vector<PeerWrite>& folded, std::size_t from, const std::string& why) {
     std::lock_guard<std::mutex> lock(mutex_);
     // Back in front of what came since, in order; the oldest go first if that overfills.
     ++stats_.failedFlushes;
     inFlight_ = 0;
-    pending_.insert(pending_.begin(), std::make_move_iterator(folded.begin()),
+    pending_.insert(pending_.begin(),
+                    std::make_move_iterator(folded.begin() + static_cast<std::ptrdiff_t>(from)),
                     std::make_move_iterator(folded.end()));
     while (pending_.size() > maxPending_) {
         pending_.pop_front();
         ++stats_.dropped;
     }
-    util::logErrorThrottled("peer-writer",
-                            "writing peers failed, kept for the next try: " + outcome.message);
-    return false;
+    util::logErrorThrottled("peer-writer", "writing peers failed, kept for the next try: " + why);
 }
 
 void PeerWriter::run() {

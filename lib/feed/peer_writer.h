@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -61,8 +62,10 @@ class PeerWriter {
     // writes are dropped (and counted) rather than the process growing without end.
     // `afterFlush` runs on the flushing thread after each batch is committed (the replica's
     // feed: this process's own writes are then followed at once, not at the next pull).
+    // A flush writes at most `rowsPerTransaction` peers in each of its transactions.
     PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
-               std::size_t maxPending = 500000, std::function<void()> afterFlush = {});
+               std::size_t maxPending = 500000, std::function<void()> afterFlush = {},
+               std::size_t rowsPerTransaction = 2048);
     ~PeerWriter();
     PeerWriter(const PeerWriter&) = delete;
     PeerWriter& operator=(const PeerWriter&) = delete;
@@ -77,10 +80,13 @@ class PeerWriter {
 
   private:
     void run();
+    // After a failed chunk: `folded` from `from` on goes back in front of the queue.
+    void requeue(std::vector<PeerWrite>& folded, std::size_t from, const std::string& why);
 
     db::ConnectionPool& pool_;
     std::chrono::milliseconds interval_;
     std::size_t maxPending_;
+    std::size_t rowsPerTransaction_;
     std::function<void()> afterFlush_;
 
     mutable std::mutex mutex_;

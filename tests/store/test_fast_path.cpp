@@ -145,6 +145,46 @@ TEST_CASE("a flush that fails is tried again whole, and counts its downloads onc
     CHECK(peersIn(db, locked) == 1);
 }
 
+TEST_CASE("a backlog goes in bounded transactions; a failed one returns with those after it") {
+    itest::Sql db;
+    ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
+    PeerWriter writer(pool, 1h, 500000, {}, 4);  // at most 4 peers a transaction
+    MysqlSwarmStore store(pool, queuedWrites(writer));
+    auto free = itest::registerTorrent(db, "drains");
+    auto locked = itest::registerTorrent(db, "held");  // a higher tid: its writes come last
+    for (int i = 0; i < 8; ++i)
+        REQUIRE(store
+                    .announce(itest::announceFor(free, "d" + std::to_string(i),
+                                                 "10.14.0." + std::to_string(i + 1), 5),
+                              51)
+                    .status == StoreStatus::Ok);
+    for (int i = 0; i < 2; ++i)
+        REQUIRE(store
+                    .announce(itest::announceFor(locked, "h" + std::to_string(i),
+                                                 "10.14.1." + std::to_string(i + 1), 5),
+                              51)
+                    .status == StoreStatus::Ok);
+    long long numberBefore = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+
+    itest::Sql holder;
+    holder.exec("BEGIN");
+    REQUIRE(holder.scalar("SELECT tid FROM torrents WHERE tid = " + std::to_string(locked.tid) +
+                          " FOR UPDATE") == locked.tid);
+    CHECK_FALSE(writer.flush());
+    CHECK(peersIn(db, free) == 8);  // two transactions of 4, committed
+    CHECK(peersIn(db, locked) == 0);
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == numberBefore + 2);
+    CHECK(writer.stats().flushes == 2);
+    CHECK(writer.stats().written == 8);
+    CHECK(writer.stats().pending == 2);
+    holder.exec("ROLLBACK");
+
+    REQUIRE(writer.flush());
+    CHECK(peersIn(db, locked) == 2);
+    CHECK(writer.stats().pending == 0);
+    CHECK(writer.stats().written == 10);
+}
+
 TEST_CASE("a cached read serves its TTL; a ban or a new peer shows after it") {
     itest::Sql db;
     ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
