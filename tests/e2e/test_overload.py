@@ -80,11 +80,12 @@ class LockedPool:
                 break
             time.sleep(0.1)
         time.sleep(1.0)
-        # What was accepted meanwhile waits in the write-behind: let it drain (a backlog of
-        # tens of thousands of rows takes a few seconds) before the rows are checked.
-        drained = time.monotonic() + 60
-        while stats()["peerWrites"]["pending"] > 0 and time.monotonic() < drained:
-            time.sleep(0.2)
+        # What was accepted meanwhile waits in the write-behind: a backlog of tens of
+        # thousands of rows takes a few seconds to drain.
+        drain_from = time.monotonic()
+        settle()
+        self.drain_seconds = time.monotonic() - drain_from
+        self.writes_after = stats()["peerWrites"]
         self.failed_flushes = stats()["peerWrites"]["failedFlushes"] - self.failed_flushes_before
         self.connections_after = worker_connections()
         self.max_connections = int(mariadb("SELECT @@max_connections").strip())
@@ -105,13 +106,15 @@ class LockedPool:
             by_reason.setdefault(key, []).append(r.done - r.sent)
         return ("%s: %d clients, lock held %.0fs: %d requests answered meanwhile (%s); max "
                 "latency %.2fs; service back %.2fs after the release; worker connections on "
-                "the server: max %d (pool size %d), %d a second after the release" % (
+                "the server: max %d (pool size %d), %d a second after the release; write-behind "
+                "drained in %.1fs: %s" % (
                     label, CLIENTS, HOLD, len(blocked),
                     ", ".join("%s %d, max %.2fs" % (k, len(v), max(v))
                               for k, v in sorted(by_reason.items())),
                     max((r.done - r.sent for r in self.records), default=0),
                     self.recovery if self.recovery is not None else -1,
-                    max(n for _, n in self.samples), self.pool_size, self.connections_after))
+                    max(n for _, n in self.samples), self.pool_size, self.connections_after,
+                    self.drain_seconds, self.writes_after))
 
 
 class RowLockOverloadTest(unittest.TestCase):

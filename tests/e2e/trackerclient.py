@@ -67,9 +67,24 @@ def encode_libtorrent(raw: bytes) -> str:
 SETTLE_SECONDS = float(os.environ.get("TRACKER_TEST_SETTLE_SECONDS", "1.3"))
 
 
-def settle():
-    """Waits until what was announced so far is in the database and every cached read older."""
+def settle(tracker=None, timeout=120.0):
+    """Waits until what was announced so far is in the database and every cached read older:
+    the flush interval and cache lifetime, then (on our tracker) until the worker's write-behind
+    is empty, however long a backlog takes."""
     time.sleep(SETTLE_SECONDS)
+    tracker = tracker or Tracker()
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = tracker.get("/stats")
+        if status != 200:
+            return  # not our tracker (the PHP one behind Apache): the sleep is all there is
+        writes = json.loads(body).get("peerWrites")
+        if writes is None or writes["pending"] == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker's write-behind still holds %d writes after %.0f s: "
+                                 "%r" % (writes["pending"], timeout, writes))
+        time.sleep(0.1)
 
 
 def query(params) -> str:
