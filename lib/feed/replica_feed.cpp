@@ -312,6 +312,10 @@ void ReplicaFeed::run() {
     }
 }
 
+void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change) {
+    replica_.apply({change});
+}
+
 void ReplicaFeed::wake() {
     {
         std::lock_guard<std::mutex> lock(wakeMutex_);

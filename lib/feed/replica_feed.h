@@ -67,6 +67,10 @@ class ReplicaFeed {
     // The replica, whether fresh or not (tests).
     const swarms::SwarmReplica& replica() const { return replica_; }
 
+    // This process's own announce, applied at once: every announce this process answers after
+    // it sees it, before its write has reached the database and come back through the feed
+    // (which then brings the row's pid, or puts right a write that failed).
+    void applyOwn(const swarms::SwarmReplica::PeerChange& change);
     // Pull now rather than at the next interval (a flush of this process just committed).
     void wake();
     void stop();

@@ -155,6 +155,35 @@ PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid, std::uint3
     return write;
 }
 
+// The announce taken into this process's replica at once (see ReplicaFeed::applyOwn), and into
+// the counts it is answered with: the swarm as it stands once this announce is in. A
+// re-announce that changes nothing the replica holds writes nothing there.
+void takeInOwnAnnounce(feed::ReplicaFeed& feed, const AnnounceRequest& request,
+                       SwarmReplica::Answer& answer) {
+    const bool stays = request.event != AnnounceEvent::Stopped;
+    StoredPeer mine;
+    mine.uid.assign(request.uid);
+    mine.peerId.assign(protocol::view(request.peerId));
+    mine.address = request.address;
+    mine.port = request.port;
+    mine.seeder = request.isSeeder() || request.event == AnnounceEvent::Completed;
+    mine.requiresCrypto = request.requireCrypto;
+    mine.pid = answer.self ? answer.self->pid : 0;
+    protocol::SwarmCounts& counts = answer.counts;
+    if (answer.self) {
+        std::int64_t& group = answer.self->seeder ? counts.complete : counts.incomplete;
+        group = std::max<std::int64_t>(group - 1, 0);
+    }
+    if (stays)
+        ++(mine.seeder ? counts.complete : counts.incomplete);
+    const std::optional<StoredPeer>& before = answer.self;
+    bool unchanged = before && stays && before->seeder == mine.seeder &&
+                     before->peerId == mine.peerId.view() && before->address == mine.address &&
+                     before->port == mine.port && before->requiresCrypto == mine.requiresCrypto;
+    if (!unchanged && (stays || before))
+        feed.applyOwn({stays, answer.tid, mine});
+}
+
 }  // namespace
 
 MysqlSwarmStore::MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions options)
@@ -188,9 +217,9 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
     return outcome;
 }
 
-// Read (from the replica, the cache or the database), then write (maybe queued): the answer is
-// the swarm as it was a moment ago, without this announce. A peer's own counts catch up on its
-// next announce.
+// Read (from the replica, the cache or the database), then write (maybe queued). From the
+// replica, the answer counts this announce and every later one of this process sees it; from
+// the cache or the database, it is the swarm as it was a moment ago, without this announce.
 AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
                                                    std::uint32_t candidates) {
     bool leechersOnly = request.isSeeder();
@@ -209,8 +238,10 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                                      : StoreStatus::NotRegistered;
                 return outcome;
             }
+            std::uint32_t pid = answer.self ? answer.self->pid : 0;
+            takeInOwnAnnounce(*options_.replica, request, answer);
             return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
-                                   candidates, answer.selfPid);
+                                   candidates, pid);
         }
     }
 

@@ -98,6 +98,8 @@ bool Swarm::put(const StoredPeer& peer, std::uint8_t seenMark, const SeededHash&
     PeerRecord record = PeerRecord::from(peer, seenMark);
     std::uint32_t known = find(peer.uid.view(), hash);
     if (known != SlotIndex::kNone) {
+        if (record.pid == 0)
+            record.pid = peers_[known].pid;
         if ((known < seeders_) == peer.seeder) {
             peers_[known] = record;
             return false;
@@ -186,9 +188,11 @@ void Swarm::copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t ran
     }
 }
 
-std::uint32_t Swarm::pidOf(std::string_view uid, const SeededHash& hash) const {
+std::optional<StoredPeer> Swarm::peerOf(std::string_view uid, const SeededHash& hash) const {
     std::uint32_t at = find(uid, hash);
-    return at == SlotIndex::kNone ? 0 : peers_[at].pid;
+    if (at == SlotIndex::kNone)
+        return std::nullopt;
+    return peers_[at].toStored(at < seeders_);
 }
 
 std::size_t Swarm::bytes() const {

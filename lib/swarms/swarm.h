@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ class Swarm {
 
     // Writes the peer (found by its uid): a new one joins its group at a random place; a known
     // one is rewritten where it is, or moves to the other group if it turned seeder or leecher.
+    // A peer that comes without its row (pid 0: this process's own announce, not written yet)
+    // keeps the row it had.
     // `seenMark` is stamped on it (see SwarmReplica's resync). True when the peer is new.
     bool put(const StoredPeer& peer, std::uint8_t seenMark, const SeededHash& hash,
              std::mt19937& placement);
@@ -45,8 +48,8 @@ class Swarm {
     void copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t randomPoint,
                     std::vector<StoredPeer>& out) const;
 
-    // The row of the peer with this uid; 0 when it is not here (or its row is not known).
-    std::uint32_t pidOf(std::string_view uid, const SeededHash& hash) const;
+    // The peer with this uid, when it is here.
+    std::optional<StoredPeer> peerOf(std::string_view uid, const SeededHash& hash) const;
 
     // What it holds on the heap.
     std::size_t bytes() const;

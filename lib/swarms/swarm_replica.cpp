@@ -196,7 +196,7 @@ SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool
     answer.counts.complete = torrent.swarm.seeders();
     answer.counts.incomplete = torrent.swarm.leechers();
     if (!self.empty())
-        answer.selfPid = torrent.swarm.pidOf(self, hash_);
+        answer.self = torrent.swarm.peerOf(self, hash_);
     std::uint32_t available = leechersOnly ? torrent.swarm.leechers() : torrent.swarm.size();
     if (candidates == 0 || available == 0)
         return answer;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <vector>
@@ -48,7 +49,7 @@ class SwarmReplica {
         std::uint32_t tid = 0;
         protocol::SwarmCounts counts;
         PeerList peers;
-        std::uint32_t selfPid = 0;  // the asking peer's row, when the swarm holds it
+        std::optional<StoredPeer> self;  // the asking peer, when the swarm holds it
     };
 
     struct Stats {
@@ -82,8 +83,8 @@ class SwarmReplica {
     void clear();
 
     // The torrent's state and up to `candidates` peers (leechers only, for a seeder) taken in
-    // the swarm's order from `randomPoint` on, wrapping round; and the row of the peer `self`
-    // (the one asking), when it is in the swarm.
+    // the swarm's order from `randomPoint` on, wrapping round; and the peer `self` (the one
+    // asking, by its uid), when it is in the swarm.
     Answer find(const protocol::InfoHash& infoHash, bool leechersOnly, std::uint32_t candidates,
                 std::uint32_t randomPoint, std::string_view self = {}) const;
 

@@ -87,7 +87,9 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
     REQUIRE(other.store.announce(itest::announceFor(torrent, "d", "10.20.0.2", 0), 51).status ==
             StoreStatus::Ok);
     REQUIRE(one.feed.catchUp());
-    CHECK(one.find(torrent).peers.empty());  // not flushed yet: nothing to follow
+    // Not flushed yet: each process holds its own announces, not the other's.
+    CHECK(uids(one.find(torrent)) == std::set<std::string>{"a", "b", "c"});
+    CHECK(uids(other.find(torrent)) == std::set<std::string>{"d"});
     REQUIRE(one.writer.flush());
     REQUIRE(other.writer.flush());
     for (Process* process : {&one, &other}) {
@@ -99,11 +101,11 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
         CHECK(uids(process->find(torrent, true)) == std::set<std::string>{"a", "b", "c"});
     }
 
-    // The answer comes from the replica: the swarm as followed, without this announce.
+    // The answer comes from the replica: the swarm as followed, with this announce counted.
     auto answered = one.store.announce(itest::announceFor(torrent, "e", "10.20.0.3", 100), 51);
     REQUIRE(answered.status == StoreStatus::Ok);
     CHECK(answered.peers.size() == 4);
-    CHECK(answered.counts.incomplete == 3);
+    CHECK(answered.counts.incomplete == 4);
 
     auto stop = itest::announceFor(torrent, "a", "10.20.0.1", 100);
     stop.event = AnnounceEvent::Stopped;
@@ -134,6 +136,62 @@ TEST_CASE("replicas follow the flushes of every process: joins, changes, stops, 
     REQUIRE(other.writer.flush());
     REQUIRE(one.feed.catchUp());
     CHECK(uids(one.find(torrent)).count("a") == 1);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("an announce is seen at once by every later announce this process answers") {
+    itest::Sql db;
+    Process process;
+    auto torrent = itest::registerTorrent(db, "read your writes");
+    REQUIRE(process.feed.catchUp());
+    auto announce = [&](const tracker::protocol::AnnounceRequest& request) {
+        auto outcome = process.store.announce(request, 51);
+        REQUIRE(outcome.status == StoreStatus::Ok);
+        return outcome;
+    };
+    auto uidsOf = [](const tracker::store::AnnounceOutcome& outcome) {
+        std::set<std::string> out;
+        for (const auto& peer : outcome.peers)
+            out.insert(std::string(peer.uid.view()));
+        return out;
+    };
+
+    // A seeder and two leechers in the same instant, nothing written yet: they meet.
+    auto seeder = announce(itest::announceFor(torrent, "s", "10.32.0.1", 0));
+    CHECK(seeder.peers.empty());
+    CHECK(seeder.counts.complete == 1);  // itself
+    CHECK(seeder.counts.incomplete == 0);
+    auto first = announce(itest::announceFor(torrent, "l1", "10.32.0.2", 500));
+    CHECK(uidsOf(first) == std::set<std::string>{"s"});
+    CHECK(first.counts.complete == 1);
+    CHECK(first.counts.incomplete == 1);
+    auto second = announce(itest::announceFor(torrent, "l2", "10.32.0.3", 500));
+    CHECK(uidsOf(second) == std::set<std::string>{"s", "l1"});
+    CHECK(second.counts.incomplete == 2);
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) == 0);
+
+    // A re-announce counts once; a completion moves it; a stop takes it out.
+    CHECK(announce(itest::announceFor(torrent, "l1", "10.32.0.2", 300)).counts.incomplete == 2);
+    auto done = itest::announceFor(torrent, "l1", "10.32.0.2", 0);
+    done.event = AnnounceEvent::Completed;
+    auto completed = announce(done);
+    CHECK(completed.counts.complete == 2);
+    CHECK(completed.counts.incomplete == 1);
+    auto stop = itest::announceFor(torrent, "l2", "10.32.0.3", 500);
+    stop.event = AnnounceEvent::Stopped;
+    CHECK(announce(stop).counts.incomplete == 0);
+    CHECK(uidsOf(announce(itest::announceFor(torrent, "l3", "10.32.0.4", 500))) ==
+          std::set<std::string>{"s", "l1"});
+
+    // Written and followed: the replica then holds the rows' pids, the same swarm.
+    REQUIRE(process.writer.flush());
+    REQUIRE(process.feed.catchUp());
+    auto followed = process.find(torrent);
+    CHECK(uids(followed) == std::set<std::string>{"s", "l1", "l3"});
+    for (const auto& peer : followed.peers)
+        CHECK(peer.pid != 0);
+    CHECK(followed.counts.complete == 2);
+    CHECK(followed.counts.incomplete == 1);
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 

@@ -185,6 +185,35 @@ TEST_CASE("changes in order: update in place, turn seeder, leave, come back") {
     CHECK(uidsOf(replica.find(hashOf(1), false, 50, 0)) == std::multiset<std::string>{"u1", "u2"});
 }
 
+TEST_CASE("the asking peer is found by its uid; a write without its row keeps the row") {
+    SwarmReplica replica;
+    replica.applyTorrents({torrent(1, 10)});
+    auto written = peer(10, 1, false);
+    written.peer.pid = 4242;
+    replica.apply({written, peer(10, 2, false)});
+    auto answer = replica.find(hashOf(1), false, 50, 0, "u1");
+    REQUIRE(answer.self);
+    CHECK(answer.self->pid == 4242);
+    CHECK_FALSE(answer.self->seeder);
+    CHECK_FALSE(replica.find(hashOf(1), false, 50, 0, "u9").self);
+
+    // This process's own announce, before its write came back: pid 0, the row stays 4242,
+    // also when it moves to the seeders.
+    replica.apply({peer(10, 1, false, 7000)});
+    CHECK(replica.find(hashOf(1), false, 50, 0, "u1").self->pid == 4242);
+    replica.apply({peer(10, 1, true)});
+    answer = replica.find(hashOf(1), false, 50, 0, "u1");
+    CHECK(answer.self->pid == 4242);
+    CHECK(answer.self->seeder);
+    // A new peer's own announce has no row yet; the feed then brings it.
+    replica.apply({peer(10, 3, false)});
+    CHECK(replica.find(hashOf(1), false, 50, 0, "u3").self->pid == 0);
+    auto arrived = peer(10, 3, false);
+    arrived.peer.pid = 4243;
+    replica.apply({arrived});
+    CHECK(replica.find(hashOf(1), false, 50, 0, "u3").self->pid == 4243);
+}
+
 TEST_CASE("the registry follows changes: register, ban, unban, count, re-key, remove") {
     SwarmReplica replica;
     replica.applyTorrents({torrent(1, 10)});
