@@ -11,6 +11,7 @@ namespace tracker::feed {
 struct WriterStats {
     std::uint64_t written = 0;        // peer writes applied
     std::uint64_t flushes = 0;        // batches applied
+    std::uint64_t immediate = 0;      // completions written before their answer
     std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
     std::uint64_t dropped = 0;        // writes given up when the queue was full
     // The flushes' time in the database, all told: each holds the feed's numbering lock that

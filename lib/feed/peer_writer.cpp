@@ -246,6 +246,30 @@ void PeerWriter::enqueue(const PeerWrite& write) {
                                 "oldest announces are being dropped");
 }
 
+WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
+    auto started = std::chrono::steady_clock::now();
+    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
+        applyPeerWrites(session, {write});
+        return WorkOutcome{};
+    });
+    if (outcome.status != DbStatus::Ok)
+        return outcome;
+    auto took = std::chrono::steady_clock::now() - started;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++stats_.written;
+        ++stats_.immediate;
+        stats_.flushTime += std::chrono::duration_cast<std::chrono::microseconds>(took);
+    }
+    PeerWrite again = write;
+    again.completed = false;
+    again.moreCompletions = 0;
+    enqueue(again);
+    if (afterFlush_)
+        afterFlush_();
+    return outcome;
+}
+
 bool PeerWriter::flush() {
     std::lock_guard<std::mutex> flushing(flushing_);
     std::vector<PeerWrite> batch;

@@ -1,7 +1,8 @@
 // Write-behind for `peers`: announces queue their change and return at once; one thread writes
 // what gathered every flush interval, one peer once, in multi-row statements. A peer is in the
 // table within about one interval; a crash of the process loses at most the queue (clients
-// re-announce within `interval`, so the swarm heals by itself).
+// re-announce within `interval`, so the swarm heals by itself). Completions are not queued:
+// writeNow() puts them in the table before they are answered.
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "db/connection_pool.h"
+#include "db/session_retry.h"
 #include "feed/feed_stats.h"
 #include "protocol/peer_address.h"
 #include "swarms/peer.h"
@@ -71,6 +73,12 @@ class PeerWriter {
     PeerWriter& operator=(const PeerWriter&) = delete;
 
     void enqueue(const PeerWrite& write);
+    // Writes `write` at once, on the caller's thread, in a transaction of its own: a completion
+    // is in the database before it is answered, so no crash of the process loses it, and a
+    // client's retry of it finds the peer a seeder already and is not counted again. It is
+    // queued as well, without its completion, so that the row ends as this announce left it
+    // even when an older write of the same peer is being flushed meanwhile.
+    db::WorkOutcome writeNow(const PeerWrite& write);
     // Writes everything queued so far, on the caller's thread. False if the database failed
     // (the writes stay queued).
     bool flush();

@@ -50,9 +50,10 @@ std::string Metrics::json() const {
     if (writer_) {
         feed::WriterStats writer = writer_();
         out["peerWrites"] = {
-            {"pending", writer.pending}, {"written", writer.written},
-            {"flushes", writer.flushes}, {"failedFlushes", writer.failedFlushes},
-            {"dropped", writer.dropped}, {"flushMs", writer.flushTime.count() / 1000}};
+            {"pending", writer.pending},    {"written", writer.written},
+            {"flushes", writer.flushes},    {"failedFlushes", writer.failedFlushes},
+            {"dropped", writer.dropped},    {"flushMs", writer.flushTime.count() / 1000},
+            {"immediate", writer.immediate}};
     }
     if (replica_) {
         feed::ReplicaStats replica = replica_();
@@ -132,6 +133,9 @@ std::string Metrics::prometheus() const {
         line("tracker_peer_writes_pending", "", writer.pending);
         header("tracker_peer_writes_total", "counter", "Peer rows written by the write-behind.");
         line("tracker_peer_writes_total", "", writer.written);
+        header("tracker_peer_writes_immediate_total", "counter",
+               "Completions written before they were answered, not queued.");
+        line("tracker_peer_writes_immediate_total", "", writer.immediate);
         header("tracker_peer_write_failed_flushes_total", "counter",
                "Write-behind batches that failed and were kept for the next try.");
         line("tracker_peer_write_failed_flushes_total", "", writer.failedFlushes);

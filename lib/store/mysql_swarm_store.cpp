@@ -5,6 +5,7 @@
 #include "store/swarm_statements.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 namespace tracker::store {
@@ -155,11 +156,11 @@ PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid, std::uint3
     return write;
 }
 
-// The announce taken into this process's replica at once (see ReplicaFeed::applyOwn), and into
-// the counts it is answered with: the swarm as it stands once this announce is in. A
-// re-announce that changes nothing the replica holds writes nothing there.
-void takeInOwnAnnounce(feed::ReplicaFeed& feed, const AnnounceRequest& request,
-                       SwarmReplica::Answer& answer) {
+// The announce as this process's replica should hold it at once (see ReplicaFeed::applyOwn),
+// and the counts it is answered with: the swarm as it stands once this announce is in. None
+// for a re-announce that changes nothing the replica holds.
+std::optional<SwarmReplica::PeerChange> takeInOwnAnnounce(const AnnounceRequest& request,
+                                                          SwarmReplica::Answer& answer) {
     const bool stays = request.event != AnnounceEvent::Stopped;
     StoredPeer mine;
     mine.uid.assign(request.uid);
@@ -180,8 +181,9 @@ void takeInOwnAnnounce(feed::ReplicaFeed& feed, const AnnounceRequest& request,
     bool unchanged = before && stays && before->seeder == mine.seeder &&
                      before->peerId == mine.peerId.view() && before->address == mine.address &&
                      before->port == mine.port && before->requiresCrypto == mine.requiresCrypto;
-    if (!unchanged && (stays || before))
-        feed.applyOwn({stays, answer.tid, mine});
+    if (unchanged || (!stays && !before))
+        return std::nullopt;
+    return SwarmReplica::PeerChange{stays, answer.tid, mine};
 }
 
 }  // namespace
@@ -198,8 +200,16 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
                                                  std::uint32_t pid) {
     AnnounceOutcome outcome;
     PeerWrite write = writeFor(request, tid, pid);
-    if (options_.writer) {
+    if (options_.writer && !write.completed) {
         options_.writer->enqueue(write);
+    } else if (options_.writer) {
+        db::WorkOutcome written = options_.writer->writeNow(write);
+        if (written.status != db::DbStatus::Ok) {
+            outcome.status =
+                written.status == db::DbStatus::Busy ? StoreStatus::Busy : StoreStatus::Unavailable;
+            outcome.message = std::move(written.message);
+            return outcome;
+        }
     } else {
         AnnounceOutcome written = withSession<AnnounceOutcome>(pool_, [&](DbSession& session) {
             feed::applyPeerWrites(session, {write});
@@ -239,9 +249,12 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                 return outcome;
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
-            takeInOwnAnnounce(*options_.replica, request, answer);
-            return recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
-                                   candidates, pid);
+            auto own = takeInOwnAnnounce(request, answer);
+            AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
+                                                      std::move(answer.peers), candidates, pid);
+            if (own && outcome.status == StoreStatus::Ok)
+                options_.replica->applyOwn(*own);
+            return outcome;
         }
     }
 

@@ -112,7 +112,7 @@ TEST_CASE("a batch whose torrent was removed meanwhile writes the rest") {
     CHECK(writer.stats().pending == 0);
 }
 
-TEST_CASE("a flush that fails is tried again whole, and counts its downloads once") {
+TEST_CASE("a flush that fails is tried again whole; a completion is written when answered") {
     itest::Sql db;
     QueuedStore queued;
     MysqlSwarmStore& store = queued.store;
@@ -124,11 +124,19 @@ TEST_CASE("a flush that fails is tried again whole, and counts its downloads onc
     auto done = itest::announceFor(finished, "f1", "10.13.0.1", 0);
     done.event = AnnounceEvent::Completed;
     REQUIRE(store.announce(done, 51).status == StoreStatus::Ok);
+    // In the table before the answer: a crash of the process now loses no download.
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + finishedTid) == 1);
+    CHECK(peersIn(db, finished) == 1);
+    CHECK(writer.stats().immediate == 1);
+    // A client that did not get the answer and sends it again: a seeder already, not counted.
+    REQUIRE(store.announce(done, 51).status == StoreStatus::Ok);
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + finishedTid) == 1);
     REQUIRE(store.announce(itest::announceFor(locked, "l1", "10.13.0.2", 5), 51).status ==
             StoreStatus::Ok);
 
     // Another session holds the locked torrent's row: the new peer's foreign-key check waits
-    // for it and the flush fails at the lock-wait limit, after the completion ran.
+    // for it and the flush fails at the lock-wait limit. The completions' own rows are queued
+    // too (so that they land after any older write of theirs), without their count.
     itest::Sql holder;
     holder.exec("BEGIN");
     REQUIRE(holder.scalar("SELECT tid FROM torrents WHERE tid = " + std::to_string(locked.tid) +
@@ -136,13 +144,41 @@ TEST_CASE("a flush that fails is tried again whole, and counts its downloads onc
     CHECK_FALSE(writer.flush());
     CHECK(writer.stats().failedFlushes == 1);
     CHECK(writer.stats().pending == 2);
-    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + finishedTid) == 0);
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + finishedTid) == 1);
     holder.exec("ROLLBACK");
 
     REQUIRE(writer.flush());
     CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + finishedTid) == 1);
     CHECK(peersIn(db, finished) == 1);
     CHECK(peersIn(db, locked) == 1);
+}
+
+TEST_CASE("a completion the database cannot take is refused, not queued") {
+    itest::Sql db;
+    ConnectionPool pool(itest::testDatabase(), 1, 1000ms);
+    PeerWriter writer(pool, 1h);
+    MysqlSwarmStore store(pool, queuedWrites(writer));
+    auto torrent = itest::registerTorrent(db, "completion refused");
+    std::string tid = std::to_string(torrent.tid);
+    REQUIRE(store.announce(itest::announceFor(torrent, "c1", "10.15.0.1", 50), 51).status ==
+            StoreStatus::Ok);
+    REQUIRE(writer.flush());
+
+    itest::Sql holder;  // the peer's row locked: the completion's write waits and times out
+    holder.exec("BEGIN");
+    REQUIRE(holder.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + tid + " FOR UPDATE") == 1);
+    auto done = itest::announceFor(torrent, "c1", "10.15.0.1", 0);
+    done.event = AnnounceEvent::Completed;
+    auto refused = store.announce(done, 51);
+    CHECK(refused.status == StoreStatus::Unavailable);
+    CHECK(writer.stats().pending == 0);
+    holder.exec("ROLLBACK");
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + tid) == 0);
+
+    // The client's retry lands, once.
+    REQUIRE(store.announce(done, 51).status == StoreStatus::Ok);
+    REQUIRE(store.announce(done, 51).status == StoreStatus::Ok);
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + tid) == 1);
 }
 
 TEST_CASE("a backlog goes in bounded transactions; a failed one returns with those after it") {
