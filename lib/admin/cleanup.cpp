@@ -1,10 +1,13 @@
 #include "admin/cleanup.h"
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "admin/cleanup_statements.h"
 #include "db/db_session.h"
+#include "db/session_retry.h"
 #include "feed/numbered_transaction.h"
 #include "schema/schema_version.h"
 
@@ -18,6 +21,26 @@ using Clock = std::chrono::steady_clock;
 
 using namespace statements;
 
+constexpr int kDeadlockAttempts = 5;
+
+// `attempt` run again when InnoDB chose it as a deadlock's victim (and rolled it back whole).
+// Our writers (this cleanup, the workers' flushes) take the feed's numbering lock before any
+// row; but a PHP page or hand-written SQL writing `peers` in autocommit locks its row first and
+// the numbering lock after (the triggers), so one of our batches can meet it the other way
+// round. Either side may be the victim; ours tries again after a pause.
+void retryingDeadlocks(const std::function<void()>& attempt) {
+    for (int tries = 1;; ++tries) {
+        try {
+            attempt();
+            return;
+        } catch (const sql::SQLException& error) {
+            if (!db::isTransientConflict(error) || tries >= kDeadlockAttempts)
+                throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20 * tries));
+        }
+    }
+}
+
 // Deletes the oldest expired peers a batch at a time until a batch comes up short. Adds to
 // `removed` and `batches` (DELETEs that removed rows) as it goes, so that a failure part way
 // still reports what was deleted before it.
@@ -28,12 +51,14 @@ void deleteExpiredPeers(DbSession& session, const std::string& cutoff, std::uint
         // number of the change feed for all its rows (the workers' flushes do the same: one
         // lock order, the sequence then the rows).
         std::uint64_t count = 0;
-        feed::inNumberedTransaction(session, [&] {
-            sql::PreparedStatement& remove = session.statement(kDeleteExpiredPeers);
-            remove.setString(1, cutoff);
-            remove.setUInt(2, batchSize);
-            remove.setString(3, cutoff);
-            count = static_cast<std::uint64_t>(remove.executeUpdate());
+        retryingDeadlocks([&] {
+            feed::inNumberedTransaction(session, [&] {
+                sql::PreparedStatement& remove = session.statement(kDeleteExpiredPeers);
+                remove.setString(1, cutoff);
+                remove.setUInt(2, batchSize);
+                remove.setString(3, cutoff);
+                count = static_cast<std::uint64_t>(remove.executeUpdate());
+            });
         });
         if (count == 0)
             return;
@@ -59,14 +84,18 @@ void deleteDeadTorrents(DbSession& session, const std::string& cutoff, std::uint
             return;
         std::uint64_t last = end->getUInt64(1);
         end.reset();
-        feed::inNumberedTransaction(session, [&] {
-            sql::PreparedStatement& remove = session.statement(kDeleteDeadTorrents);
-            remove.setString(1, cutoff);
-            remove.setUInt64(2, after);
-            remove.setUInt64(3, last);
-            remove.setString(4, cutoff);
-            removed += static_cast<std::uint64_t>(remove.executeUpdate());
+        std::uint64_t count = 0;
+        retryingDeadlocks([&] {
+            feed::inNumberedTransaction(session, [&] {
+                sql::PreparedStatement& remove = session.statement(kDeleteDeadTorrents);
+                remove.setString(1, cutoff);
+                remove.setUInt64(2, after);
+                remove.setUInt64(3, last);
+                remove.setString(4, cutoff);
+                count = static_cast<std::uint64_t>(remove.executeUpdate());
+            });
         });
+        removed += count;
         ++batches;
         after = last;
     }
@@ -111,10 +140,12 @@ void pruneFeeds(DbSession& session, const std::string& cutoff, std::uint32_t bat
                 break;
             std::uint64_t last = end->getUInt64(1);
             end.reset();
-            pruneThrough(session, last, [&] {
-                sql::PreparedStatement& remove = session.statement(kDeleteDepartures);
-                remove.setUInt64(1, last);
-                remove.executeUpdate();
+            retryingDeadlocks([&] {
+                pruneThrough(session, last, [&] {
+                    sql::PreparedStatement& remove = session.statement(kDeleteDepartures);
+                    remove.setUInt64(1, last);
+                    remove.executeUpdate();
+                });
             });
             ++batches;
         }
@@ -131,12 +162,14 @@ void pruneFeeds(DbSession& session, const std::string& cutoff, std::uint32_t bat
         std::uint64_t last = end->getUInt64(1);
         std::uint64_t sequence = end->getUInt64(2);
         end.reset();
-        pruneThrough(session, sequence, [&] {
-            sql::PreparedStatement& remove = session.statement(kDeleteTombstones);
-            remove.setUInt64(1, after);
-            remove.setUInt64(2, last);
-            remove.setString(3, cutoff);
-            remove.executeUpdate();
+        retryingDeadlocks([&] {
+            pruneThrough(session, sequence, [&] {
+                sql::PreparedStatement& remove = session.statement(kDeleteTombstones);
+                remove.setUInt64(1, after);
+                remove.setUInt64(2, last);
+                remove.setString(3, cutoff);
+                remove.executeUpdate();
+            });
         });
         ++batches;
         after = last;

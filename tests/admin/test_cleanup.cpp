@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "admin/cleanup.h"
 #include "db_fixture.h"
@@ -281,6 +282,42 @@ TEST_CASE("cleanup: deletes in batches of cleanupBatchSize rows, keeping live ro
     CHECK(counted(db, a, "updated < NOW() - INTERVAL 1200 SECOND") == 0);
     CHECK(counter(db, a, "seeders") + counter(db, a, "leechers") == counted(db, a, "1"));
     CHECK(counter(db, b, "seeders") + counter(db, b, "leechers") == counted(db, b, "1"));
+}
+
+TEST_CASE("cleanup: a batch chosen as a deadlock's victim is tried again") {
+    itest::Sql db;
+    settle();
+    auto torrent = itest::registerTorrent(db, "deadlocked");
+    auto other = itest::registerTorrent(db, "other writer");
+    long long expired = addPeer(db, torrent, "old", 3, 5000);
+
+    // Another writer the other way round from ours: a big transaction of peer rows (numbered
+    // by hand, so no numbering lock yet), then the expired peer's row, and only then the
+    // numbering lock, which the cleanup's batch holds while it waits for that row.
+    itest::Sql writer;
+    writer.exec("SET @tracker_feed_seq = 1");
+    writer.exec("BEGIN");
+    for (int i = 0; i < 200; ++i)
+        addPeer(writer, other, "w" + std::to_string(i), 5, 0);
+    REQUIRE(writer.scalar("SELECT pid FROM peers WHERE pid = " + std::to_string(expired) +
+                          " FOR UPDATE") == expired);
+    CleanupResult result;
+    std::thread run([&] { result = clean(defaultPolicy()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // blocked on the row now
+    long long deadlocksBefore = db.scalar(
+        "SELECT variable_value FROM information_schema.global_status WHERE "
+        "variable_name = 'INNODB_DEADLOCKS'");
+    // The deadlock: InnoDB rolls back the smaller transaction, the cleanup's batch.
+    writer.exec("UPDATE tracker_sequence SET value = value + 1 WHERE id = 1");
+    writer.exec("ROLLBACK");
+    run.join();
+    CHECK(db.scalar("SELECT variable_value FROM information_schema.global_status WHERE "
+                    "variable_name = 'INNODB_DEADLOCKS'") == deadlocksBefore + 1);
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 1);
+    CHECK_FALSE(peerExists(db, expired));
+    CHECK(counted(db, other, "1") == 0);
+    CHECK(counter(db, torrent, "seeders") + counter(db, torrent, "leechers") == 0);
 }
 
 TEST_CASE("cleanup: a dry run counts what a real run removes, and removes nothing") {
