@@ -38,6 +38,12 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     storeOptions.cachedCandidates = config.numwantMax + 1;
     storeOptions.writer = writer_.get();
     storeOptions.replica = replica_.get();
+    if (replica_) {
+        storeOptions.meetWait = std::chrono::milliseconds(config.meetWaitMs);
+        storeOptions.othersFlush = std::chrono::milliseconds(config.peerFlushMs);
+        // A quarter of the threads at most: the others go on answering.
+        storeOptions.meetWaiters = std::max<std::uint32_t>(1, config.workers / 4);
+    }
     store_ = std::make_unique<store::MysqlSwarmStore>(*pool_, storeOptions);
     service_ =
         std::make_unique<service::TrackerService>(config, *store_, std::move(statsReaders), [this] {

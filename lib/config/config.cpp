@@ -160,6 +160,7 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("peerFlushMs", config.peerFlushMs, 0, 1000);
     top.integer("replicaPullMs", config.replicaPullMs, 0, 1000);
     top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 0, 86400);
+    top.integer("meetWaitMs", config.meetWaitMs, 0, 5000);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);

@@ -229,8 +229,13 @@ bool ReplicaFeed::pull(Clock::time_point now) {
     }
     sequence_ = pulled.upTo;
     behind_ = pulled.upTo < pulled.committed;
-    if (!behind_)  // stamped with when the pull began: it holds what had committed by then
-        caughtUp_.store(now.time_since_epoch().count(), std::memory_order_release);
+    if (!behind_) {  // stamped with when the pull began: it holds what had committed by then
+        {
+            std::lock_guard<std::mutex> lock(pulledMutex_);
+            caughtUp_.store(now.time_since_epoch().count(), std::memory_order_release);
+        }
+        pulled_.notify_all();
+    }
     std::lock_guard<std::mutex> lock(statsMutex_);
     ++stats_.pulls;
     stats_.changes += pulled.torrents.size() + pulled.peers.size();
@@ -306,10 +311,34 @@ void ReplicaFeed::run() {
             noteFailure(error.what());
         }
         lock.lock();
-        if (!more)
-            wake_.wait_for(lock, options_.pullInterval, [this] { return stopping_ || woken_; });
+        if (!more) {
+            // Until the next pull is due, or one was asked for sooner (awaitPullFrom).
+            auto due = Clock::now() + options_.pullInterval;
+            while (!stopping_ && !woken_) {
+                auto until = std::min(due, pullWanted_);
+                if (Clock::now() >= until)
+                    break;
+                wake_.wait_until(lock, until);
+            }
+        }
         woken_ = false;
+        if (pullWanted_ <= Clock::now())
+            pullWanted_ = Clock::time_point::max();
     }
+}
+
+bool ReplicaFeed::awaitPullFrom(Clock::time_point from, Clock::time_point deadline) {
+    {
+        std::lock_guard<std::mutex> lock(wakeMutex_);
+        if (stopping_)
+            return false;
+        pullWanted_ = std::min(pullWanted_, from);
+    }
+    wake_.notify_all();
+    std::unique_lock<std::mutex> lock(pulledMutex_);
+    return pulled_.wait_until(lock, deadline, [&] {
+        return caughtUp_.load(std::memory_order_acquire) >= from.time_since_epoch().count();
+    });
 }
 
 void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change) {

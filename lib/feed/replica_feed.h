@@ -71,6 +71,10 @@ class ReplicaFeed {
     // it sees it, before its write has reached the database and come back through the feed
     // (which then brings the row's pid, or puts right a write that failed).
     void applyOwn(const swarms::SwarmReplica::PeerChange& change);
+    // Waits until a pull that began at `from` or later has caught up, so that the replica
+    // holds every change committed by then, and has that pull made at `from` rather than at
+    // the next interval. False if none has by `deadline` (or the feed is stopped).
+    bool awaitPullFrom(Clock::time_point from, Clock::time_point deadline);
     // Pull now rather than at the next interval (a flush of this process just committed).
     void wake();
     void stop();
@@ -111,6 +115,9 @@ class ReplicaFeed {
     std::condition_variable wake_;
     bool stopping_ = false;
     bool woken_ = false;
+    Clock::time_point pullWanted_ = Clock::time_point::max();  // a pull asked for then
+    std::mutex pulledMutex_;
+    std::condition_variable pulled_;  // a pull caught up
     std::thread thread_;
 };
 

@@ -67,8 +67,10 @@ std::string Metrics::json() const {
     }
     if (sources_) {
         store::AnswerSources sources = sources_();
-        out["answeredFrom"] = {
-            {"replica", sources.replica}, {"cache", sources.cache}, {"database", sources.database}};
+        out["answeredFrom"] = {{"replica", sources.replica},
+                               {"cache", sources.cache},
+                               {"database", sources.database},
+                               {"awaitedOthers", sources.awaitedOthers}};
     }
     if (fullScrape_) {
         FullScrapeStats scrape = fullScrape_();
@@ -179,6 +181,9 @@ std::string Metrics::prometheus() const {
         line("tracker_announces_answered_total", "from=\"replica\"", sources.replica);
         line("tracker_announces_answered_total", "from=\"cache\"", sources.cache);
         line("tracker_announces_answered_total", "from=\"database\"", sources.database);
+        header("tracker_announces_awaited_others_total", "counter",
+               "Started announces that found nothing to fetch and waited for other processes'.");
+        line("tracker_announces_awaited_others_total", "", sources.awaitedOthers);
     }
     if (fullScrape_) {
         FullScrapeStats scrape = fullScrape_();

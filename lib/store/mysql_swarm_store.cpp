@@ -230,6 +230,28 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
 // Read (from the replica, the cache or the database), then write (maybe queued). From the
 // replica, the answer counts this announce and every later one of this process sees it; from
 // the cache or the database, it is the swarm as it was a moment ago, without this announce.
+bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
+                                          const SwarmReplica::Answer& answer) const {
+    if (options_.meetWait.count() == 0 || request.event != AnnounceEvent::Started)
+        return false;
+    return answer.peers.empty() || (!request.isSeeder() && answer.counts.complete == 0);
+}
+
+bool MysqlSwarmStore::awaitOthers(SwarmCache::Clock::time_point arrived) {
+    if (meetWaiting_.fetch_add(1, std::memory_order_relaxed) >= options_.meetWaiters) {
+        meetWaiting_.fetch_sub(1, std::memory_order_relaxed);
+        return false;  // enough threads wait already: this one answers with what there is
+    }
+    meetWaits_.fetch_add(1, std::memory_order_relaxed);
+    // What another process answered before this announce arrived is in the database within
+    // its flush interval (and the flush's own time): a pull begun after that holds it.
+    constexpr std::chrono::milliseconds kFlushTime{50};
+    bool pulled = options_.replica->awaitPullFrom(arrived + options_.othersFlush + kFlushTime,
+                                                  arrived + options_.meetWait);
+    meetWaiting_.fetch_sub(1, std::memory_order_relaxed);
+    return pulled;
+}
+
 AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
                                                    std::uint32_t candidates) {
     bool leechersOnly = request.isSeeder();
@@ -250,10 +272,23 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
             auto own = takeInOwnAnnounce(request, answer);
+            bool wait = worthAwaitingOthers(request, answer);
             AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
                                                       std::move(answer.peers), candidates, pid);
-            if (own && outcome.status == StoreStatus::Ok)
+            if (outcome.status != StoreStatus::Ok)
+                return outcome;
+            if (own)
                 options_.replica->applyOwn(*own);
+            // Written (or queued) first: the other processes' announces of this moment wait
+            // for it as this one waits for theirs.
+            if (wait && awaitOthers(now)) {
+                answer = replica->find(request.infoHash, leechersOnly, candidates, randomRnd(),
+                                       request.uid);
+                if (answer.found == SwarmReplica::Found::Registered) {
+                    outcome.counts = answer.counts;  // this announce is in: it was applied
+                    outcome.peers = std::move(answer.peers);
+                }
+            }
             return outcome;
         }
     }
@@ -291,6 +326,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
 AnswerSources MysqlSwarmStore::answerSources() const {
     AnswerSources sources;
     sources.replica = answeredFrom_.replica.load(std::memory_order_relaxed);
+    sources.awaitedOthers = meetWaits_.load(std::memory_order_relaxed);
     sources.cache = answeredFrom_.cache.load(std::memory_order_relaxed);
     sources.database = answeredFrom_.database.load(std::memory_order_relaxed);
     return sources;

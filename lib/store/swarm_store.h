@@ -57,6 +57,8 @@ struct AnswerSources {
     std::uint64_t replica = 0;
     std::uint64_t cache = 0;
     std::uint64_t database = 0;
+    // Of the replica's: `started` announces that waited for other processes' (meetWait).
+    std::uint64_t awaitedOthers = 0;
 };
 
 class SwarmStore {

@@ -195,6 +195,95 @@ TEST_CASE("an announce is seen at once by every later announce this process answ
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
+namespace {
+
+// A worker process as tracker-fcgi runs one: the flush and the feed on threads of their own.
+struct LiveProcess {
+    ConnectionPool pool{itest::testDatabase(), 3, 1000ms};
+    ReplicaFeed feed{pool, live()};
+    PeerWriter writer{pool, 250ms, 500000, [this] { feed.wake(); }};
+    MysqlSwarmStore store;
+
+    explicit LiveProcess(std::chrono::milliseconds meetWait) : store(pool, options(meetWait)) {}
+    ~LiveProcess() {
+        feed.stop();
+        writer.stop();
+    }
+    static ReplicaFeed::Options live() {
+        ReplicaFeed::Options options;
+        options.pullInterval = 250ms;
+        return options;
+    }
+    SwarmStoreOptions options(std::chrono::milliseconds meetWait) {
+        SwarmStoreOptions options;
+        options.writer = &writer;
+        options.replica = &feed;
+        options.meetWait = meetWait;
+        options.othersFlush = 250ms;
+        return options;
+    }
+    void ready() {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!feed.freshReplica(ReplicaFeed::Clock::now()))
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a started announce with nobody to fetch from meets the other processes' of the moment") {
+    itest::Sql db;
+    for (auto meetWait : {1000ms, 0ms}) {
+        LiveProcess one(meetWait), other(meetWait);
+        auto torrent = itest::registerTorrent(db, "meeting");
+        one.ready();
+        other.ready();
+        REQUIRE(one.feed.awaitPullFrom(ReplicaFeed::Clock::now(),
+                                       ReplicaFeed::Clock::now() + 5s));  // knows the torrent
+        REQUIRE(
+            other.feed.awaitPullFrom(ReplicaFeed::Clock::now(), ReplicaFeed::Clock::now() + 5s));
+
+        // The seeder through one process, the leecher through the other, at the same moment.
+        std::thread seeding([&] {
+            auto seeder = itest::announceFor(torrent, "s", "10.33.0.1", 0);
+            seeder.event = AnnounceEvent::Started;
+            REQUIRE(one.store.announce(seeder, 51).status == StoreStatus::Ok);
+        });
+        std::this_thread::sleep_for(20ms);
+        auto leecher = itest::announceFor(torrent, "l", "10.33.0.2", 500);
+        leecher.event = AnnounceEvent::Started;
+        auto began = std::chrono::steady_clock::now();
+        auto answer = other.store.announce(leecher, 51);
+        auto took = std::chrono::steady_clock::now() - began;
+        seeding.join();
+        REQUIRE(answer.status == StoreStatus::Ok);
+        if (meetWait.count() > 0) {
+            std::set<std::string> found;
+            for (const auto& peer : answer.peers)
+                found.insert(std::string(peer.uid.view()));
+            found.erase("l");  // the asker itself, which the answer's rules leave out
+            CHECK(found == std::set<std::string>{"s"});
+            CHECK(answer.counts.complete == 1);
+            CHECK(other.store.answerSources().awaitedOthers == 1);
+            CHECK(took < meetWait);
+        } else {
+            for (const auto& peer : answer.peers)  // without the wait: nobody but itself
+                CHECK(peer.uid.view() == "l");
+            CHECK(other.store.answerSources().awaitedOthers == 0);
+        }
+        // A re-announce does not wait, nor a started one that finds a seeder.
+        leecher.event = AnnounceEvent::Regular;
+        other.store.announce(leecher, 51);
+        auto late = itest::announceFor(torrent, "l2", "10.33.0.3", 500);
+        late.event = AnnounceEvent::Started;
+        REQUIRE(other.feed.awaitPullFrom(ReplicaFeed::Clock::now() + 300ms,
+                                         ReplicaFeed::Clock::now() + 5s));
+        CHECK(other.store.announce(late, 51).peers.size() >= 1);
+        CHECK(other.store.answerSources().awaitedOthers == (meetWait.count() > 0 ? 1u : 0u));
+        db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+    }
+}
+
 TEST_CASE("the registry follows changes: add, ban, unban, rename, complete, remove") {
     itest::Sql db;
     Process process;
