@@ -159,8 +159,12 @@ PeerWrite writeFor(const AnnounceRequest& request, std::uint32_t tid, std::uint3
 // The announce as this process's replica should hold it at once (see ReplicaFeed::applyOwn),
 // and the counts it is answered with: the swarm as it stands once this announce is in. None
 // for a re-announce that changes nothing the replica holds.
-std::optional<SwarmReplica::PeerChange> takeInOwnAnnounce(const AnnounceRequest& request,
-                                                          SwarmReplica::Answer& answer) {
+struct OwnChange {
+    SwarmReplica::PeerChange peer;
+    bool completed = false;  // a download counted
+};
+std::optional<OwnChange> takeInOwnAnnounce(const AnnounceRequest& request,
+                                           SwarmReplica::Answer& answer) {
     const bool stays = request.event != AnnounceEvent::Stopped;
     StoredPeer mine;
     mine.uid.assign(request.uid);
@@ -177,13 +181,18 @@ std::optional<SwarmReplica::PeerChange> takeInOwnAnnounce(const AnnounceRequest&
     }
     if (stays)
         ++(mine.seeder ? counts.complete : counts.incomplete);
+    // Counted as the database counts it: unless the peer was a seeder already.
+    bool counted =
+        request.event == AnnounceEvent::Completed && !(answer.self && answer.self->seeder);
+    if (counted)
+        ++counts.downloaded;
     const std::optional<StoredPeer>& before = answer.self;
     bool unchanged = before && stays && before->seeder == mine.seeder &&
                      before->peerId == mine.peerId.view() && before->address == mine.address &&
                      before->port == mine.port && before->requiresCrypto == mine.requiresCrypto;
     if (unchanged || (!stays && !before))
         return std::nullopt;
-    return SwarmReplica::PeerChange{stays, answer.tid, mine};
+    return OwnChange{{stays, answer.tid, mine}, counted};
 }
 
 }  // namespace
@@ -231,10 +240,14 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
 // replica, the answer counts this announce and every later one of this process sees it; from
 // the cache or the database, it is the swarm as it was a moment ago, without this announce.
 bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
-                                          const SwarmReplica::Answer& answer) const {
+                                          const SwarmReplica::Answer& answer,
+                                          std::uint32_t candidates) const {
     if (options_.meetWait.count() == 0 || request.event != AnnounceEvent::Started)
         return false;
-    return answer.peers.empty() || (!request.isSeeder() && answer.counts.complete == 0);
+    // Nobody at all; or, for a leecher, no seeder in a swarm smaller than it asked for (a new
+    // upload whose seeder may be announcing elsewhere this very moment).
+    return answer.peers.empty() ||
+           (!request.isSeeder() && answer.counts.complete == 0 && answer.peers.size() < candidates);
 }
 
 bool MysqlSwarmStore::awaitOthers(SwarmCache::Clock::time_point arrived) {
@@ -272,13 +285,13 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
             auto own = takeInOwnAnnounce(request, answer);
-            bool wait = worthAwaitingOthers(request, answer);
+            bool wait = worthAwaitingOthers(request, answer, candidates);
             AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
                                                       std::move(answer.peers), candidates, pid);
             if (outcome.status != StoreStatus::Ok)
                 return outcome;
             if (own)
-                options_.replica->applyOwn(*own);
+                options_.replica->applyOwn(own->peer, own->completed);
             // Written (or queued) first: the other processes' announces of this moment wait
             // for it as this one waits for theirs.
             if (wait && awaitOthers(now)) {

@@ -53,7 +53,8 @@ class MysqlSwarmStore : public SwarmStore {
     // A `started` announce that found nothing to download from (see
     // SwarmStoreOptions::meetWait).
     bool worthAwaitingOthers(const protocol::AnnounceRequest& request,
-                             const swarms::SwarmReplica::Answer& answer) const;
+                             const swarms::SwarmReplica::Answer& answer,
+                             std::uint32_t candidates) const;
     // Waits for the other processes' announces of the moment; true when the replica has
     // pulled them, and the swarm is worth reading again.
     bool awaitOthers(swarms::SwarmCache::Clock::time_point arrived);

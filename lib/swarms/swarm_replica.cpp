@@ -125,6 +125,13 @@ void SwarmReplica::apply(const std::vector<PeerChange>& changes) {
     }
 }
 
+void SwarmReplica::countDownload(std::uint32_t tid) {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::uint32_t slot = slotOfTid(tid);
+    if (slot != TidMap::kNone && entry(slot).downloaded < 0xffffffffu)
+        ++entry(slot).downloaded;
+}
+
 void SwarmReplica::beginResync() {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     seenMark_ ^= PeerRecord::kSeen;  // every mark stamped so far now reads "not seen"

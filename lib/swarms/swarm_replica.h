@@ -74,6 +74,9 @@ class SwarmReplica {
     void applyTorrents(const std::vector<TorrentChange>& changes);
     // Peer changes in the order they were made. A peer of a torrent not held is ignored.
     void apply(const std::vector<PeerChange>& changes);
+    // One more download of torrent `tid` (this process's own completion, ahead of the feed,
+    // which then brings the table's count).
+    void countDownload(std::uint32_t tid);
 
     // A resync: after beginResync(), every torrent and peer written is marked as seen;
     // endResync() then removes the ones that were not. The replica serves all along.

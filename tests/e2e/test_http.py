@@ -88,9 +88,9 @@ class AnnounceTest(unittest.TestCase):
         settle()
         answer = self.tracker.announce(peer_params(info_hash, os.urandom(20), 9100, 0, "c1",
                                                    event="completed"))
-        # The answer is the swarm a moment ago: the leecher it was.
+        # The answer counts this announce: a seeder now, and its download.
         self.assertEqual((answer[b"complete"], answer[b"incomplete"], answer[b"downloaded"]),
-                         (0, 1, 0))
+                         (1, 0, 1))
         settle()
         scraped = self.tracker.scrape([info_hash])[b"files"][info_hash]
         self.assertEqual(scraped, {b"complete": 1, b"downloaded": 1, b"incomplete": 0,

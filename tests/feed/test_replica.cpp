@@ -177,6 +177,8 @@ TEST_CASE("an announce is seen at once by every later announce this process answ
     auto completed = announce(done);
     CHECK(completed.counts.complete == 2);
     CHECK(completed.counts.incomplete == 1);
+    CHECK(completed.counts.downloaded == 1);
+    CHECK(announce(done).counts.downloaded == 1);  // sent again: a seeder already
     auto stop = itest::announceFor(torrent, "l2", "10.32.0.3", 500);
     stop.event = AnnounceEvent::Stopped;
     CHECK(announce(stop).counts.incomplete == 0);
