@@ -20,6 +20,7 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
         feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
         feedOptions.staleAfter = std::max(feedOptions.staleAfter, 4 * feedOptions.pullInterval);
         feedOptions.resyncInterval = std::chrono::seconds(config.replicaReloadSeconds);
+        feedOptions.outageGrace = std::chrono::seconds(config.outageServeSeconds);
         feedOptions.loadPool = pool_.get();  // a load reads on one of the announces' connections
         if (feedConnection)
             feedPool_ = std::make_unique<db::ConnectionPool>(config.database, 1, poolWait);

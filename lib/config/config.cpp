@@ -161,6 +161,7 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("replicaPullMs", config.replicaPullMs, 0, 1000);
     top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 0, 86400);
     top.integer("meetWaitMs", config.meetWaitMs, 0, 5000);
+    top.integer("outageServeSeconds", config.outageServeSeconds, 0, 3600);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);

@@ -49,6 +49,10 @@ struct Config {
     // what other processes (and hosts) answered at the same moment: until its replica has
     // pulled what they wrote within peerFlushMs of its arrival. 0 = answer at once.
     std::uint32_t meetWaitMs = 1000;
+    // While the database is unreachable, announces to registered torrents are answered from
+    // the replica this long after its last good pull (their writes queue; completions, which
+    // must be written before they are answered, are refused). 0 = refuse at once.
+    std::uint32_t outageServeSeconds = 30;
 
     // protocol
     bool requireKey = false;

@@ -29,6 +29,7 @@ struct ReplicaStats {
     std::uint64_t failures = 0;
     std::uint64_t sequence = 0;       // every change up to this number is applied
     std::int64_t lastPullAgeMs = -1;  // since it last caught up; -1: not loaded
+    bool outage = false;              // answering from memory while the database fails
     std::chrono::milliseconds lastReloadTook{0};
     std::size_t torrents = 0;
     std::size_t peers = 0;

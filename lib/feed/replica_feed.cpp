@@ -119,13 +119,29 @@ ReplicaFeed::~ReplicaFeed() {
     stop();
 }
 
+bool ReplicaFeed::servesAt(Clock::time_point now, Clock::time_point caughtUp,
+                           Clock::time_point failedAt, const Options& options) {
+    if (now - caughtUp <= options.staleAfter)
+        return true;
+    // Behind because the pulls fail, not because they are slow: the database is gone, and
+    // the replica is the best answer there is for a while. (Behind and not failing, the
+    // database answers: a feed that cannot keep up must not serve old swarms.)
+    return failedAt > caughtUp && now - caughtUp <= options.outageGrace;
+}
+
 const SwarmReplica* ReplicaFeed::freshReplica(Clock::time_point now) const {
     if (!loaded_.load(std::memory_order_acquire))
         return nullptr;
     Clock::time_point caughtUp{Clock::duration(caughtUp_.load(std::memory_order_acquire))};
-    if (now - caughtUp > options_.staleAfter)
-        return nullptr;
-    return &replica_;
+    Clock::time_point failedAt{Clock::duration(failedAt_.load(std::memory_order_acquire))};
+    return servesAt(now, caughtUp, failedAt, options_) ? &replica_ : nullptr;
+}
+
+bool ReplicaFeed::outage(Clock::time_point now) const {
+    Clock::time_point caughtUp{Clock::duration(caughtUp_.load(std::memory_order_acquire))};
+    Clock::time_point failedAt{Clock::duration(failedAt_.load(std::memory_order_acquire))};
+    return loaded_.load(std::memory_order_acquire) && failedAt > caughtUp &&
+           now - caughtUp > options_.staleAfter && now - caughtUp <= options_.outageGrace;
 }
 
 void ReplicaFeed::noteFailure(const std::string& message) {
@@ -133,6 +149,11 @@ void ReplicaFeed::noteFailure(const std::string& message) {
         std::lock_guard<std::mutex> lock(statsMutex_);
         ++stats_.failures;
     }
+    {
+        std::lock_guard<std::mutex> lock(pulledMutex_);
+        failedAt_.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
+    }
+    pulled_.notify_all();
     util::logErrorThrottled("replica-feed", "following the database failed: " + message);
 }
 
@@ -335,14 +356,21 @@ bool ReplicaFeed::awaitPullFrom(Clock::time_point from, Clock::time_point deadli
         pullWanted_ = std::min(pullWanted_, from);
     }
     wake_.notify_all();
-    std::unique_lock<std::mutex> lock(pulledMutex_);
-    return pulled_.wait_until(lock, deadline, [&] {
+    auto asked = Clock::now().time_since_epoch().count();
+    auto caughtUp = [&] {
         return caughtUp_.load(std::memory_order_acquire) >= from.time_since_epoch().count();
+    };
+    std::unique_lock<std::mutex> lock(pulledMutex_);
+    pulled_.wait_until(lock, deadline, [&] {
+        return caughtUp() || failedAt_.load(std::memory_order_acquire) >= asked;
     });
+    return caughtUp();
 }
 
-void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change) {
+void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed) {
     replica_.apply({change});
+    if (completed)
+        replica_.countDownload(change.tid);
 }
 
 void ReplicaFeed::wake() {
@@ -374,6 +402,7 @@ ReplicaFeed::Stats ReplicaFeed::stats() const {
         stats.lastPullAgeMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   Clock::now() - Clock::time_point(Clock::duration(last)))
                                   .count();
+    stats.outage = outage(Clock::now());
     auto held = replica_.stats();
     stats.torrents = held.torrents;
     stats.peers = held.peers;

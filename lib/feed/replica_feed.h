@@ -34,6 +34,10 @@ class ReplicaFeed {
         // Past this without catching up the replica is not used (announces go to the
         // database, and fail cleanly while it is down). At least a few pull intervals.
         std::chrono::milliseconds staleAfter{1000};
+        // While the database fails (every pull since the last good one failed), the replica
+        // still answers this long after that pull: a restart of the database is not seen by
+        // clients. 0 = not at all.
+        std::chrono::milliseconds outageGrace{0};
         // A resync this often as well as on a gap; 0 = only on a gap.
         std::chrono::seconds resyncInterval{0};
         std::uint32_t loadChunk = 50000;  // rows a statement reads during a load
@@ -53,9 +57,15 @@ class ReplicaFeed {
     ReplicaFeed(const ReplicaFeed&) = delete;
     ReplicaFeed& operator=(const ReplicaFeed&) = delete;
 
-    // The replica, when it is loaded and caught up with the database within staleAfter; else
-    // null.
+    // The replica, when it is loaded and caught up with the database within staleAfter (or
+    // within outageGrace while the database fails); else null.
     const swarms::SwarmReplica* freshReplica(Clock::time_point now) const;
+    // Whether a replica last caught up at `caughtUp`, whose feed last failed at `failedAt`,
+    // may answer at `now`.
+    static bool servesAt(Clock::time_point now, Clock::time_point caughtUp,
+                         Clock::time_point failedAt, const Options& options);
+    // Answering from memory because the database fails (tests, /stats).
+    bool outage(Clock::time_point now) const;
 
     // One step on the caller's thread: a chunk of a load or resync (and a pull when one is
     // due), else a pull. False if the database failed (logged; the next step tries again).
@@ -70,10 +80,12 @@ class ReplicaFeed {
     // This process's own announce, applied at once: every announce this process answers after
     // it sees it, before its write has reached the database and come back through the feed
     // (which then brings the row's pid, or puts right a write that failed).
-    void applyOwn(const swarms::SwarmReplica::PeerChange& change);
+    // `completed`: the announce counted a download.
+    void applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed = false);
     // Waits until a pull that began at `from` or later has caught up, so that the replica
     // holds every change committed by then, and has that pull made at `from` rather than at
-    // the next interval. False if none has by `deadline` (or the feed is stopped).
+    // the next interval. False if none has by `deadline`, or a pull failed meanwhile (the
+    // database is unreachable: waiting longer would not help), or the feed is stopped.
     bool awaitPullFrom(Clock::time_point from, Clock::time_point deadline);
     // Pull now rather than at the next interval (a flush of this process just committed).
     void wake();
@@ -117,7 +129,8 @@ class ReplicaFeed {
     bool woken_ = false;
     Clock::time_point pullWanted_ = Clock::time_point::max();  // a pull asked for then
     std::mutex pulledMutex_;
-    std::condition_variable pulled_;  // a pull caught up
+    std::condition_variable pulled_;       // a pull caught up, or failed
+    std::atomic<Clock::rep> failedAt_{0};  // time_since_epoch of the last failure
     std::thread thread_;
 };
 

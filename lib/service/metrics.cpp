@@ -1,5 +1,7 @@
 #include "service/metrics.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +29,7 @@ std::size_t Metrics::failureIndex(protocol::FailureCode code) {
 
 std::string Metrics::json() const {
     nlohmann::json out;
+    out["pid"] = static_cast<long>(getpid());  // which process answered, behind a balancer
     out["uptimeSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::steady_clock::now() - started_)
                                .count();
@@ -57,13 +60,19 @@ std::string Metrics::json() const {
     }
     if (replica_) {
         feed::ReplicaStats replica = replica_();
-        out["replica"] = {
-            {"torrents", replica.torrents}, {"peers", replica.peers},
-            {"sequence", replica.sequence}, {"lastPullAgeMs", replica.lastPullAgeMs},
-            {"pulls", replica.pulls},       {"changes", replica.changes},
-            {"reloads", replica.reloads},   {"lastReloadMs", replica.lastReloadTook.count()},
-            {"resyncs", replica.resyncs},   {"resyncDropped", replica.resyncDropped},
-            {"bytes", replica.bytes},       {"failures", replica.failures}};
+        out["replica"] = {{"torrents", replica.torrents},
+                          {"peers", replica.peers},
+                          {"sequence", replica.sequence},
+                          {"lastPullAgeMs", replica.lastPullAgeMs},
+                          {"outage", replica.outage},
+                          {"pulls", replica.pulls},
+                          {"changes", replica.changes},
+                          {"reloads", replica.reloads},
+                          {"lastReloadMs", replica.lastReloadTook.count()},
+                          {"resyncs", replica.resyncs},
+                          {"resyncDropped", replica.resyncDropped},
+                          {"bytes", replica.bytes},
+                          {"failures", replica.failures}};
     }
     if (sources_) {
         store::AnswerSources sources = sources_();
