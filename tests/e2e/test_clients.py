@@ -511,5 +511,158 @@ class TransferTest(unittest.TestCase):
         self.assertIn("Got 1 peers from tracker", log)
 
 
+class TwoProcesses:
+    """A second front for the stack tests/run started: two tracker-fcgi processes on the same
+    database, each with its own socket, behind one nginx upstream that takes them in turn."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "two-processes")
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        state = os.environ["TRACKER_TEST_STATE_DIR"]
+        with open(os.path.join(state, "tracker.json")) as f:
+            config = json.load(f)
+        self.workers, self.sockets, self.log_files = [], [], []
+        for name in ("a", "b"):
+            sock = os.path.join(self.dir, name + ".sock")
+            config["listen"] = sock
+            path = os.path.join(self.dir, name + ".json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            log = open(os.path.join(self.dir, name + ".log"), "w")
+            self.log_files.append(log)
+            self.workers.append(subprocess.Popen(
+                [os.environ["TRACKER_FCGI"], "--config", path],
+                stdout=log, stderr=subprocess.STDOUT))
+            self.sockets.append(sock)
+        deadline = time.monotonic() + 15
+        while not all(os.path.exists(s) for s in self.sockets):
+            assert time.monotonic() < deadline, "the two tracker-fcgi did not start:\n" + \
+                "\n".join(tail_file(os.path.join(self.dir, n + ".log")) for n in "ab")
+            time.sleep(0.1)
+        self.port = free_port()
+        nginx_dir = os.path.join(state, "nginx")
+        with open(os.path.join(nginx_dir, "tracker-server.conf")) as f:
+            server = f.read()
+        one = [line for line in server.splitlines() if "# quickstart:fcgi-socket" in line][0]
+        server = server.replace(one, "\n".join(
+            "    server unix:%s;" % sock for sock in self.sockets))
+        server = "\n".join(line for line in server.splitlines()
+                           if "listen [::1]" not in line)
+        server = server.replace("127.0.0.1:%d" % HTTP_PORT, "127.0.0.1:%d" % self.port)
+        with open(os.path.join(self.dir, "tracker-server.conf"), "w") as f:
+            f.write(server)
+        with open(os.path.join(nginx_dir, "nginx.conf")) as f:
+            main = f.read().replace(nginx_dir, self.dir)
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(main)
+        shutil.copy(os.path.join(nginx_dir, "fastcgi_params"), self.dir)
+        os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
+        self.nginx_conf = os.path.join(self.dir, "nginx.conf")
+        result = subprocess.run(["nginx", "-c", self.nginx_conf], capture_output=True,
+                                timeout=30)
+        assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+        self.tracker = Tracker(port=self.port)
+        deadline = time.monotonic() + 10
+        while self.tracker.get("/stats")[0] != 200:
+            assert time.monotonic() < deadline, "nginx in front of the two does not answer"
+            time.sleep(0.1)
+
+    def announce_url(self):
+        return "http://127.0.0.1:%d/announce" % self.port
+
+    def caught_up(self):
+        """Both processes have followed everything committed so far (nginx alternates)."""
+        for _ in range(6):
+            caught_up(self.tracker)
+
+    def stats(self):
+        """Each process's /stats, by asking until both have answered (nginx alternates)."""
+        seen = {}
+        for _ in range(10):
+            body = json.loads(self.tracker.get("/stats")[2])
+            seen[body["pid"]] = body
+        return list(seen.values())
+
+    def close(self):
+        pid_file = os.path.join(self.dir, "nginx.pid")
+        if os.path.exists(pid_file):
+            subprocess.run(["nginx", "-c", self.nginx_conf, "-s", "quit"], timeout=30)
+        for worker, name in zip(self.workers, "ab"):
+            stop_process(worker, "tracker-fcgi " + name)
+        for log in self.log_files:
+            log.close()
+
+    def logs(self):
+        return [("tracker-fcgi " + n, os.path.join(self.dir, n + ".log")) for n in "ab"]
+
+
+class MeetingTest(unittest.TestCase):
+    """A new upload: the uploader's seeder and the first downloaders added in the same instant
+    (RSS and IRC auto-downloaders fetch within a second). Their first announces come before
+    any of them is in the database, and libtorrent honours `min interval` (300 s) after an
+    answer with no peers: unless the tracker lets them meet at once, nobody downloads for
+    minutes. No forced re-announce, no peer exchange, no DHT."""
+
+    DEADLINE = 30
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="tracker-e2e-meeting-")
+        self.clients = []
+        self.front = None
+
+    def tearDown(self):
+        for client in self.clients:
+            client.close()
+        if self.front:
+            self.front.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def meet(self, announce, caught_up_everywhere, extra_logs=()):
+        torrent, payload, info_hash = make_torrent(self.workdir, "meeting.bin", announce)
+        register_torrent(torrent, info_hash, "meeting", self.workdir)
+        caught_up_everywhere()
+        seeder = LibtorrentClient("seeder")
+        leechers = [LibtorrentClient("leecher%d" % n) for n in (1, 2)]
+        self.clients.extend([seeder] + leechers)
+        began = time.monotonic()
+        seeder.add(torrent, os.path.join(self.workdir, "seed"), seed=True)
+        for n, leecher in enumerate(leechers):
+            leecher.add(torrent, os.path.join(self.workdir, "download%d" % n))
+        report = diagnostics(self.clients, extra_logs)
+
+        def pump():
+            for client in self.clients:
+                client.pump()
+
+        done = {}
+
+        def all_done():
+            for leecher in leechers:
+                if leecher.name not in done and leecher.handle.status().is_seeding:
+                    done[leecher.name] = time.monotonic() - began
+            return len(done) == len(leechers)
+
+        wait_for("both leechers to finish within %d s of starting together" % self.DEADLINE,
+                 all_done, self.DEADLINE, report, pump=pump)
+        for n, leecher in enumerate(leechers):
+            with open(os.path.join(self.workdir, "download%d" % n, "meeting.bin"), "rb") as f:
+                self.assertTrue(f.read() == payload, "%s's bytes differ" % leecher.name)
+        return done
+
+    def test_through_one_process(self):
+        done = self.meet(announce_url(), caught_up)
+        print("\nseeder and 2 leechers started together, one tracker-fcgi: done in %s"
+              % ", ".join("%s %.1f s" % item for item in sorted(done.items())))
+
+    def test_through_two_processes_behind_one_upstream(self):
+        self.front = TwoProcesses(self.workdir)
+        done = self.meet(self.front.announce_url(), self.front.caught_up, self.front.logs())
+        waited = sum(s.get("answeredFrom", {}).get("awaitedOthers", 0)
+                     for s in self.front.stats())
+        print("\nseeder and 2 leechers started together, two tracker-fcgi behind one nginx "
+              "upstream: done in %s; started announces that waited for the other process: %d"
+              % (", ".join("%s %.1f s" % item for item in sorted(done.items())), waited))
+
+
 if __name__ == "__main__":
     unittest.main()
