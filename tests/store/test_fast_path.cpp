@@ -3,7 +3,9 @@
 // lose or miscount.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -219,6 +221,62 @@ TEST_CASE("a backlog goes in bounded transactions; a failed one returns with tho
     CHECK(peersIn(db, locked) == 2);
     CHECK(writer.stats().pending == 0);
     CHECK(writer.stats().written == 10);
+}
+
+namespace {
+
+// The longest another writer (a numbered transaction's first statement, as a flush of another
+// process or the cron takes) waited on the numbering lock while `writer` drained a backlog of
+// `backlog` new peers.
+std::chrono::milliseconds longestWaitDuring(std::size_t rowsPerTransaction, int backlog) {
+    itest::Sql db;
+    ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
+    PeerWriter writer(pool, 1h, 500000, {}, rowsPerTransaction);
+    MysqlSwarmStore store(pool, queuedWrites(writer));
+    auto torrent = itest::registerTorrent(db, "backlog");
+    for (int i = 0; i < backlog; ++i) {
+        auto request = itest::announceFor(torrent, "b" + std::to_string(i), "10.16.0.1", 5);
+        request.port = static_cast<std::uint16_t>(1024 + i % 60000);
+        REQUIRE(store.announce(request, 0).status == StoreStatus::Ok);
+    }
+    std::atomic<bool> draining{true};
+    std::chrono::steady_clock::duration longest{};
+    std::thread other([&] {
+        tracker::db::ensureDriverThreadInit(*get_driver_instance());
+        itest::Sql otherWriter;
+        while (draining) {
+            otherWriter.exec("BEGIN");
+            auto began = std::chrono::steady_clock::now();
+            try {
+                otherWriter.exec("UPDATE tracker_sequence SET value = value + 1 WHERE id = 1");
+            } catch (const sql::SQLException&) {  // gave up at the lock-wait limit
+            }
+            longest = std::max(longest, std::chrono::steady_clock::now() - began);
+            otherWriter.exec("ROLLBACK");
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    std::this_thread::sleep_for(50ms);
+    bool flushed = writer.flush();
+    draining = false;
+    other.join();
+    CHECK(flushed);
+    CHECK(peersIn(db, torrent) == backlog);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+    return std::chrono::duration_cast<std::chrono::milliseconds>(longest);
+}
+
+}  // namespace
+
+TEST_CASE("while a backlog drains, another writer waits for one chunk, not for all of it") {
+    auto chunked = longestWaitDuring(2048, 60000);
+    auto whole = longestWaitDuring(1000000, 60000);  // as one transaction: the old flush
+    std::printf(
+        "backlog of 60,000 peers: another writer waited at most %lld ms (chunks of "
+        "2,048), %lld ms (one transaction)\n",
+        static_cast<long long>(chunked.count()), static_cast<long long>(whole.count()));
+    CHECK(chunked < 1000ms);
+    CHECK(whole > chunked);
 }
 
 TEST_CASE("a cached read serves its TTL; a ban or a new peer shows after it") {
