@@ -236,9 +236,6 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
     return outcome;
 }
 
-// Read (from the replica, the cache or the database), then write (maybe queued). From the
-// replica, the answer counts this announce and every later one of this process sees it; from
-// the cache or the database, it is the swarm as it was a moment ago, without this announce.
 bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
                                           const SwarmReplica::Answer& answer,
                                           std::uint32_t candidates) const {
@@ -265,6 +262,9 @@ bool MysqlSwarmStore::awaitOthers(SwarmCache::Clock::time_point arrived) {
     return pulled;
 }
 
+// Read (from the replica, the cache or the database), then write (maybe queued). From the
+// replica, the answer counts this announce and every later one of this process sees it; from
+// the cache or the database, it is the swarm as it was a moment ago, without this announce.
 AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& request,
                                                    std::uint32_t candidates) {
     bool leechersOnly = request.isSeeder();

@@ -2,12 +2,16 @@
 // go and which stay, exact counters, bounded batches, and one run at a time.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 
 #include "admin/cleanup.h"
+#include "db/connection_pool.h"
 #include "db_fixture.h"
+#include "feed/peer_writer.h"
+#include "protocol/peer_address.h"
 
 using tracker::admin::CleanupPolicy;
 using tracker::admin::CleanupResult;
@@ -318,6 +322,56 @@ TEST_CASE("cleanup: a batch chosen as a deadlock's victim is tried again") {
     CHECK_FALSE(peerExists(db, expired));
     CHECK(counted(db, other, "1") == 0);
     CHECK(counter(db, torrent, "seeders") + counter(db, torrent, "leechers") == 0);
+}
+
+TEST_CASE("cleanup: batches and the workers' flushes take turns on one swarm, none fails") {
+    itest::Sql db;
+    settle();
+    auto torrent = itest::registerTorrent(db, "busy while cleaned");
+    std::string tid = std::to_string(torrent.tid);
+    db.exec("SET @tracker_feed_seq = 1");  // many rows in one statement: one number
+    db.exec(
+        "INSERT INTO peers (tid, uid, peerId, ip, port, residual, added, updated) "
+        "SELECT " +
+        tid +
+        ", CONCAT('x', seq), CONCAT('p', seq), '10.17.0.1', 1000 + seq, "
+        "seq % 2, NOW() - INTERVAL 5000 SECOND, NOW() - INTERVAL 5000 SECOND "
+        "FROM seq_1_to_3000");
+    db.exec("SET @tracker_feed_seq = NULL");
+
+    // A worker's write-behind flushing live peers of the same swarm every few milliseconds,
+    // the whole time the cleanup deletes the expired ones a batch at a time.
+    tracker::db::ConnectionPool pool(itest::testDatabase(), 2, std::chrono::milliseconds(1000));
+    tracker::feed::PeerWriter writer(pool, std::chrono::hours(1));
+    std::atomic<bool> cleaning{true};
+    std::thread flushing([&] {
+        for (int round = 0; cleaning; ++round) {
+            for (int i = 0; i < 50; ++i) {
+                tracker::feed::PeerWrite write;
+                write.tid = static_cast<std::uint32_t>(torrent.tid);
+                write.uid.assign("live" + std::to_string(i));
+                write.peerId.assign("peer" + std::to_string(i));
+                write.address = *tracker::protocol::PeerAddress::parse("10.17.1.1");
+                write.port = static_cast<std::uint16_t>(2000 + i);
+                write.left = static_cast<std::uint64_t>((round + i) % 3);
+                writer.enqueue(write);
+            }
+            writer.flush();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    CleanupPolicy policy = defaultPolicy();
+    policy.batchSize = 100;
+    auto result = clean(policy);
+    cleaning = false;
+    flushing.join();
+    REQUIRE(result.status == CleanupStatus::Done);
+    CHECK(result.peersRemoved == 3000);
+    CHECK(writer.stats().failedFlushes == 0);
+    CHECK(writer.stats().written > 0);
+    CHECK(counted(db, torrent, "1") == 50);
+    CHECK(counter(db, torrent, "seeders") == counted(db, torrent, "residual = 0"));
+    CHECK(counter(db, torrent, "leechers") == counted(db, torrent, "residual <> 0"));
 }
 
 TEST_CASE("cleanup: a dry run counts what a real run removes, and removes nothing") {

@@ -48,6 +48,11 @@ class LockedPool:
         ensure_mariadb_running()
         self.info_hash = os.urandom(20)
         register(self.info_hash, "overload " + prefix)  # the workers' replicas know it
+        # A seeder first: the load's new leechers then find someone to download from and are
+        # answered at once (a started leecher in an empty swarm waits up to meetWaitMs for
+        # peers announcing elsewhere at the same moment, which is not what is measured here).
+        assert announce_accepted(http_get(announce_target(self.info_hash, prefix + "seed",
+                                                          left=0)))
         self.tid = torrent_id(self.info_hash)
         self.pool_size = stats()["pool"]["size"]
         self.failed_flushes_before = stats()["peerWrites"]["failedFlushes"]
