@@ -1,6 +1,7 @@
 // tracker-fcgi: the FastCGI worker pool. One process, `workers` threads accepting on one
-// socket, sharing one pool of database connections. SIGTERM, SIGINT or SIGHUP: finish the
-// requests in flight, write what the write-behind holds, then exit 0.
+// socket, sharing one pool of database connections. SIGTERM or SIGINT: finish the requests in
+// flight, write what the write-behind holds, then exit 0. SIGHUP: read the config again and
+// take what can change while serving.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -54,6 +55,49 @@ bool databaseIsMigrated(tracker::db::ConnectionPool& pool, const tracker::Config
     return false;
 }
 
+// SIGHUP: the config file again. What the service can take now, it takes; what needs a
+// restart is named in the log; a bad file changes nothing.
+void reload(const FcgiOptions& options, const tracker::Config& running,
+            tracker::app::WorkerProcess& process) {
+    tracker::Config config;
+    std::optional<tracker::service::AddressAllowlist> statsReaders;
+    if (!loadConfig(options, config, statsReaders)) {
+        tracker::util::logError("the config was not reloaded (see above): serving on as before");
+        return;
+    }
+    process.service().reload(config, std::move(*statsReaders));
+    std::string restartOnly;
+    auto note = [&](bool changed, const char* key) {
+        if (changed)
+            restartOnly += std::string(restartOnly.empty() ? "" : ", ") + key;
+    };
+    const tracker::DatabaseConfig& db = config.database;
+    const tracker::DatabaseConfig& was = running.database;
+    note(db.host != was.host || db.port != was.port || db.socket != was.socket ||
+             db.user != was.user || db.password != was.password || db.name != was.name ||
+             db.connectTimeoutSeconds != was.connectTimeoutSeconds ||
+             db.queryTimeoutSeconds != was.queryTimeoutSeconds,
+         "database");
+    note(config.workers != running.workers, "workers");
+    note(config.poolSize != running.poolSize, "poolSize");
+    note(config.poolWaitMs != running.poolWaitMs, "poolWaitMs");
+    note(config.listen != running.listen, "listen");
+    note(config.listenBacklog != running.listenBacklog, "listenBacklog");
+    note(config.swarmCacheMs != running.swarmCacheMs, "swarmCacheMs");
+    note(config.peerFlushMs != running.peerFlushMs, "peerFlushMs");
+    note(config.replicaPullMs != running.replicaPullMs, "replicaPullMs");
+    note(config.replicaReloadSeconds != running.replicaReloadSeconds, "replicaReloadSeconds");
+    note(config.meetWaitMs != running.meetWaitMs, "meetWaitMs");
+    note(config.outageServeSeconds != running.outageServeSeconds, "outageServeSeconds");
+    note(config.fullScrape != running.fullScrape, "fullScrape");
+    note(config.fullScrapeCacheSeconds != running.fullScrapeCacheSeconds, "fullScrapeCacheSeconds");
+    tracker::util::logInfo(
+        "config reloaded: intervals, numwant, requireKey, allowIpParam, scrape and statsAllow "
+        "as the file says now" +
+        (restartOnly.empty() ? std::string()
+                             : "; changed but kept until a restart: " + restartOnly));
+}
+
 int check(tracker::db::ConnectionPool& pool) {
     auto lease = pool.acquire();
     if (!lease.lease) {
@@ -99,7 +143,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
-    stopSignals.onSignal([&server] { server.stop(); });
+    stopSignals.onSignal([&server] { server.stop(); },
+                         [&options, &config, &process] { reload(options, config, process); });
 
     tracker::util::logInfo(
         "serving on " +

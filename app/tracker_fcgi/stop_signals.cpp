@@ -18,13 +18,21 @@ StopSignals::StopSignals() {
     signal(SIGPIPE, SIG_IGN);
 }
 
-void StopSignals::onSignal(std::function<void()> onStop) {
-    waiter_ = std::thread([this, onStop = std::move(onStop)] {
-        int received = 0;
-        sigwait(&signals_, &received);
-        util::logInfo(std::string("received ") + strsignal(received) +
-                      ": finishing requests in flight");
-        onStop();
+void StopSignals::onSignal(std::function<void()> onStop, std::function<void()> onReload) {
+    waiter_ = std::thread([this, onStop = std::move(onStop), onReload = std::move(onReload)] {
+        for (;;) {
+            int received = 0;
+            sigwait(&signals_, &received);
+            if (received == SIGHUP) {
+                util::logInfo("received Hangup: reading the config again");
+                onReload();
+                continue;
+            }
+            util::logInfo(std::string("received ") + strsignal(received) +
+                          ": finishing requests in flight");
+            onStop();
+            return;
+        }
     });
 }
 

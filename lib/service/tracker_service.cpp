@@ -73,10 +73,8 @@ Endpoint endpointFor(std::string_view path) {
 TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
                                AddressAllowlist statsReaders,
                                std::function<db::PoolStats()> poolStats)
-    : config_(config),
-      policy_(config.announcePolicy()),
+    : settings_(settingsOf(config, std::move(statsReaders))),
       store_(store),
-      statsReaders_(std::move(statsReaders)),
       metrics_(std::move(poolStats)),
       fullScrape_(config.fullScrape
                       ? std::make_unique<FullScrape>(
@@ -98,6 +96,21 @@ TrackerService::TrackerService(const Config& config, store::SwarmStore& store,
             return stats;
         });
     }
+}
+
+std::shared_ptr<const TrackerService::Settings> TrackerService::settingsOf(
+    const Config& config, AddressAllowlist statsReaders) {
+    auto settings = std::make_shared<Settings>();
+    settings->policy = config.announcePolicy();
+    settings->intervals = protocol::Intervals{config.maxInterval, config.minInterval};
+    settings->scrapeInterval = config.scrapeInterval;
+    settings->maxScrapeHashes = config.maxScrapeHashes;
+    settings->statsReaders = std::move(statsReaders);
+    return settings;
+}
+
+void TrackerService::reload(const Config& config, AddressAllowlist statsReaders) {
+    std::atomic_store(&settings_, settingsOf(config, std::move(statsReaders)));
 }
 
 HttpResponse TrackerService::refuse(const Failure& failure) {
@@ -134,7 +147,7 @@ HttpResponse TrackerService::handle(const HttpRequest& request) {
     if (endpoint == Endpoint::Scrape)
         return scrape(request.query, request.acceptEncoding);
 
-    if (!statsReaders_.allows(request.remoteAddr)) {
+    if (!settings()->statsReaders.allows(request.remoteAddr)) {
         metrics_.countRequest(RequestKind::Forbidden);
         return plain(403, "Forbidden: the stats are served to the addresses in statsAllow only.");
     }
@@ -151,7 +164,8 @@ HttpResponse TrackerService::handle(const HttpRequest& request) {
 }
 
 HttpResponse TrackerService::announce(std::string_view query, std::string_view remoteAddr) {
-    auto parsed = protocol::parseAnnounce(query, remoteAddr, policy_);
+    std::shared_ptr<const Settings> settings = this->settings();
+    auto parsed = protocol::parseAnnounce(query, remoteAddr, settings->policy);
     if (auto* refused = std::get_if<Failure>(&parsed))
         return refuse(*refused);
     const protocol::AnnounceRequest& request = std::get<protocol::AnnounceRequest>(parsed);
@@ -175,12 +189,13 @@ HttpResponse TrackerService::announce(std::string_view query, std::string_view r
     rules.numwant = request.numwant;
     std::vector<std::size_t> chosen = protocol::selectPeers(peers, rules, threadRng());
 
-    protocol::Intervals intervals{config_.maxInterval, config_.minInterval};
-    return bencoded(protocol::encodeAnnounce(request, outcome.counts, intervals, peers, chosen));
+    return bencoded(
+        protocol::encodeAnnounce(request, outcome.counts, settings->intervals, peers, chosen));
 }
 
 HttpResponse TrackerService::scrape(std::string_view query, std::string_view acceptEncoding) {
-    auto parsed = protocol::parseScrape(query, config_.maxScrapeHashes);
+    std::shared_ptr<const Settings> settings = this->settings();
+    auto parsed = protocol::parseScrape(query, settings->maxScrapeHashes);
     if (auto* refused = std::get_if<Failure>(&parsed))
         return refuse(*refused);
     const protocol::ScrapeRequest& request = std::get<protocol::ScrapeRequest>(parsed);
@@ -191,7 +206,7 @@ HttpResponse TrackerService::scrape(std::string_view query, std::string_view acc
     store::ScrapeOutcome outcome = store_.scrape(request.infoHashes);
     if (outcome.status != store::StoreStatus::Ok)
         return refuse(outcome.status, outcome.message);
-    return bencoded(protocol::encodeScrape(std::move(outcome.entries), config_.scrapeInterval));
+    return bencoded(protocol::encodeScrape(std::move(outcome.entries), settings->scrapeInterval));
 }
 
 HttpResponse TrackerService::fullScrape(std::string_view acceptEncoding) {
@@ -220,7 +235,7 @@ HttpResponse TrackerService::fullScrape(std::string_view acceptEncoding) {
 }
 
 bool TrackerService::writeFullScrape(const std::function<void(std::string_view)>& write) {
-    protocol::ScrapeStreamEncoder encoder(config_.scrapeInterval);
+    protocol::ScrapeStreamEncoder encoder(settings()->scrapeInterval);
     std::string piece;
     store::ReadOutcome read =
         store_.scrapeAll([&](const std::vector<protocol::ScrapeEntry>& entries) {

@@ -3,6 +3,8 @@
 // instance serves every worker thread.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,6 +28,10 @@ class TrackerService {
 
     HttpResponse handle(const HttpRequest& request);
     Metrics& metrics() { return metrics_; }
+    // Takes what can change while serving from `config` (the intervals, numwant, requireKey,
+    // allowIpParam, the scrape's interval and size, who reads the stats): requests from now
+    // on see it. The rest of `config` is ignored (it takes a restart).
+    void reload(const Config& config, AddressAllowlist statsReaders);
 
     HttpResponse announce(std::string_view query, std::string_view remoteAddr);
     HttpResponse scrape(std::string_view query, std::string_view acceptEncoding = {});
@@ -39,10 +45,20 @@ class TrackerService {
     HttpResponse refuse(const protocol::Failure& failure);
     HttpResponse refuse(store::StoreStatus status, std::string_view why);
 
-    Config config_;
-    protocol::AnnouncePolicy policy_;
+    // What a reload changes, swapped whole: a request reads one version throughout.
+    struct Settings {
+        protocol::AnnouncePolicy policy;
+        protocol::Intervals intervals;
+        std::uint32_t scrapeInterval = 0;
+        std::uint32_t maxScrapeHashes = 0;
+        AddressAllowlist statsReaders;
+    };
+    static std::shared_ptr<const Settings> settingsOf(const Config& config,
+                                                      AddressAllowlist statsReaders);
+    std::shared_ptr<const Settings> settings() const { return std::atomic_load(&settings_); }
+
+    std::shared_ptr<const Settings> settings_;
     store::SwarmStore& store_;
-    AddressAllowlist statsReaders_;
     Metrics metrics_;
     // Last: its thread calls writeFullScrape, which uses the members above.
     std::unique_ptr<FullScrape> fullScrape_;  // null when fullScrape is off

@@ -11,7 +11,9 @@ that was answered as accepted is missing from `peers`.
 
 Needs TRACKER_TEST_STATE_DIR (and TRACKER_TEST_ROOT), exported by tests/run."""
 
+import json
 import os
+import signal
 import time
 import unittest
 
@@ -186,6 +188,49 @@ class WorkerStopTest(unittest.TestCase):
         if not os.path.exists(pid_file) or not process_alive(worker_pid()):
             status, output = services("workers_start")
             self.assertEqual(status, 0, output)
+
+    def test_sighup_reloads_the_config_and_never_stops(self):
+        info_hash = os.urandom(20)
+        register(info_hash, "reloaded")
+        path = os.path.join(os.environ["TRACKER_TEST_STATE_DIR"], "tracker.json")
+        with open(path) as f:
+            original = f.read()
+        pid = worker_pid()
+
+        def interval_after_hup(expected):
+            os.kill(pid, signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while True:
+                answer = announce_accepted(http_get(announce_target(info_hash, "hup")))
+                if answer is not None and answer[b"interval"] == expected:
+                    return answer
+                self.assertLess(time.monotonic(), deadline, "interval %r, not %d, after SIGHUP"
+                                "\n%s" % (answer and answer[b"interval"], expected,
+                                           worker_log_tail(5)))
+                time.sleep(0.1)
+
+        try:
+            config = json.loads(original)
+            config.update({"minInterval": 120, "maxInterval": 600, "workers": 4})
+            with open(path, "w") as f:
+                json.dump(config, f)
+            answer = interval_after_hup(600)
+            self.assertEqual(answer[b"min interval"], 120)
+            self.assertIn("changed but kept until a restart: workers", worker_log_tail(3))
+            # A broken file changes nothing, and stops nothing.
+            with open(path, "w") as f:
+                f.write("{ not json")
+            os.kill(pid, signal.SIGHUP)
+            time.sleep(0.5)
+            self.assertEqual(
+                announce_accepted(http_get(announce_target(info_hash, "hup")))[b"interval"], 600)
+            self.assertIn("was not reloaded", worker_log_tail(3))
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+        interval_after_hup(json.loads(original).get("maxInterval", 900))
+        self.assertTrue(process_alive(pid))
+        self.assertEqual(worker_pid(), pid)
 
     def test_completions_answered_survive_kill_9_and_count_once(self):
         info_hash = os.urandom(20)

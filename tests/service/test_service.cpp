@@ -286,3 +286,30 @@ TEST_CASE("Accept-Encoding is read as HTTP says") {
     CHECK_FALSE(acceptsGzip("gzip; q=0.000"));
     CHECK_FALSE(acceptsGzip("gzipped"));
 }
+
+TEST_CASE("a reload changes intervals, key rules, scrape limits and stats readers at once") {
+    FakeStore store;
+    TrackerService service(tracker::Config{}, store, loopbackOnly());
+    HttpRequest announce{"GET", "/announce", kGoodAnnounce, "10.0.0.1"};
+    const char* withoutKey =
+        "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=6881&uploaded=0&"
+        "downloaded=0&left=0";
+    CHECK(service.handle(announce).body.find("8:intervali900e") != std::string::npos);
+    CHECK(service.handle(HttpRequest{"GET", "/announce", withoutKey, "10.0.0.1"})
+              .body.find("failure reason") == std::string::npos);
+    CHECK(service.handle(HttpRequest{"GET", "/stats", "", "10.0.0.9"}).status == 403);
+
+    tracker::Config changed;
+    changed.minInterval = 600;
+    changed.maxInterval = 1800;
+    changed.requireKey = true;
+    changed.workers = 3;  // not taken: the caller names it as needing a restart
+    service.reload(changed, *AddressAllowlist::parse({"10.0.0.0/8"}));
+    std::string body = service.handle(announce).body;
+    CHECK(body.find("8:intervali1800e") != std::string::npos);
+    CHECK(body.find("12:min intervali600e") != std::string::npos);
+    CHECK(service.handle(HttpRequest{"GET", "/announce", withoutKey, "10.0.0.1"})
+              .body.find("Tracker error #1:") != std::string::npos);
+    CHECK(service.handle(HttpRequest{"GET", "/stats", "", "10.0.0.9"}).status == 200);
+    CHECK(service.handle(HttpRequest{"GET", "/stats", "", "127.0.0.1"}).status == 403);
+}
