@@ -1,7 +1,13 @@
 """End to end: BitTorrent announces and scrapes through a real nginx, speaking FastCGI to
 tracker-fcgi, on a real MariaDB; tests/run starts all three and sets the environment."""
 
+import json
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 import unittest
 
 from trackerclient import (Tracker, bdecode, compact_peers, encode_all, encode_libtorrent,
@@ -279,6 +285,98 @@ class WebServerTest(unittest.TestCase):
     def test_non_get_methods_are_refused(self):
         status, _, _ = self.tracker.get("/announce?info_hash=x", method="POST")
         self.assertIn(status, (405, 411))
+
+
+class SiteSnippetTest(unittest.TestCase):
+    """The tracker inside a site's own server block: deploy/nginx/tracker-http.conf at http
+    level and deploy/nginx/tracker-locations.conf included in a server that also serves the
+    site's pages and its own PHP. The site's pages stay the site's, browsers included; the
+    tracker's URLs (the .php ones at any prefix) reach the workers."""
+
+    @classmethod
+    def setUpClass(cls):
+        root = os.environ.get("TRACKER_TEST_ROOT") or os.path.abspath(
+            os.path.join(os.path.dirname(__file__), "..", ".."))
+        state = os.environ["TRACKER_TEST_STATE_DIR"]
+        nginx_dir = os.path.join(state, "nginx")
+        cls.dir = tempfile.mkdtemp(prefix="tracker-e2e-site-")
+        os.makedirs(os.path.join(cls.dir, "site"))
+        os.makedirs(os.path.join(cls.dir, "logs"))
+        os.makedirs(os.path.join(cls.dir, "tmp"))
+        with open(os.path.join(cls.dir, "site", "index.html"), "w") as f:
+            f.write("the site's own page\n")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            cls.port = s.getsockname()[1]
+        with open(os.path.join(root, "deploy", "nginx", "tracker-http.conf")) as f:
+            http_level = f.read().replace("unix:/run/tracker/tracker-fcgi.sock",
+                                          "unix:" + os.path.join(state, "tracker-fcgi.sock"))
+        shutil.copy(os.path.join(root, "deploy", "nginx", "tracker-locations.conf"), cls.dir)
+        server = """
+server {
+    listen 127.0.0.1:%d;
+    root %s;
+    include %s;
+    location ~ \\.php$ {
+        default_type text/plain;
+        return 200 "the site's own php\\n";
+    }
+    location / {
+        try_files $uri =404;
+    }
+}
+""" % (cls.port, os.path.join(cls.dir, "site"), os.path.join(cls.dir, "tracker-locations.conf"))
+        with open(os.path.join(cls.dir, "site.conf"), "w") as f:
+            f.write(http_level + server)
+        with open(os.path.join(nginx_dir, "nginx.conf")) as f:
+            main = f.read().replace(os.path.join(nginx_dir, "tracker-server.conf"),
+                                    os.path.join(cls.dir, "site.conf"))
+        main = main.replace(nginx_dir, cls.dir)
+        cls.conf = os.path.join(cls.dir, "nginx.conf")
+        with open(cls.conf, "w") as f:
+            f.write(main)
+        shutil.copy(os.path.join(nginx_dir, "fastcgi_params"), cls.dir)
+        result = subprocess.run(["nginx", "-c", cls.conf], capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise AssertionError("nginx with the snippet did not start: %s" %
+                                 result.stderr.decode("utf-8", "replace"))
+        cls.site = Tracker(port=cls.port)
+        deadline = time.monotonic() + 10
+        while cls.site.get("/index.html")[0] != 200:
+            assert time.monotonic() < deadline, "the site's nginx does not answer"
+            time.sleep(0.1)
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["nginx", "-c", cls.conf, "-s", "quit"], timeout=30)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_the_site_keeps_its_pages_and_its_php(self):
+        browser = "Mozilla/5.0 (X11; Linux x86_64)"
+        self.assertEqual(self.site.get("/index.html", user_agent=browser)[:1], (200,))
+        self.assertEqual(self.site.get("/index.html")[2], b"the site's own page\n")
+        self.assertEqual(self.site.get("/news.php", user_agent=browser)[2],
+                         b"the site's own php\n")
+        self.assertEqual(self.site.get("/forum/announce")[0], 404)  # not the tracker's
+        self.assertEqual(self.site.get("/stats")[0], 404)
+
+    def test_the_tracker_urls_reach_the_workers(self):
+        info_hash = fresh_hash()
+        register(info_hash, "inside a site")
+        params = peer_params(info_hash, os.urandom(20), 9300, 10, "site1")
+        for path in ["/announce", "/announce.php", "/tracker/announce.php"]:
+            answer = self.site.announce(params, path=path)
+            self.assertIn(b"interval", answer, path)
+        settle()  # scrapes read the table
+        for path in ["/scrape", "/scrape.php", "/tracker/scrape.php"]:
+            files = self.site.scrape([info_hash], path=path)[b"files"]
+            self.assertEqual(files[info_hash][b"incomplete"], 1, path)
+        status, _, _ = self.site.get("/tracker/announce.php?info_hash=x",
+                                     user_agent="Mozilla/5.0 (X11; Linux x86_64)")
+        self.assertEqual(status, 403)
+        status, _, body = self.site.get("/tracker/stats")
+        self.assertEqual(status, 200)
+        self.assertIn("pid", json.loads(body))
 
 
 if __name__ == "__main__":
