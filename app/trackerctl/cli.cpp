@@ -106,6 +106,8 @@ int Cli::run() {
         return list();
     if (command == "stats")
         return stats();
+    if (command == "grants")
+        return grants();
     return migrate();
 }
 

@@ -32,6 +32,7 @@ class Cli {
     int list();
     int stats();
     int migrate();
+    int grants();
 
     // A usage error: says so with the command's help; exit status 2.
     int usage(const std::string& message) const;

@@ -22,6 +22,7 @@ const char* const kUsageText =
     "  show HASH|ID                    one torrent\n"
     "  stats                           torrents, peers, seeders, leechers, completions\n"
     "  migrate                         apply our schema migrations (idempotent)\n"
+    "  grants [MIGRATOR]               the GRANTs the accounts need (prints, runs nothing)\n"
     "  help [COMMAND]                  this text, or one command's\n"
     "\n"
     "HASH is the 40-digit hex info hash, ID the torrent's `tid`.\n"
@@ -91,6 +92,16 @@ const std::map<std::string, std::string> kCommandHelp = {
      "\n"
      "Totals over the database: torrents (banned, with peers), peers (seeders, leechers)\n"
      "and completions (the sum of every torrent's `downloaded`).\n"},
+    {"grants",
+     "usage: trackerctl grants [MIGRATOR]\n"
+     "\n"
+     "Prints the GRANT statements for the configured database: the least the serving account\n"
+     "(the config's user, for tracker-fcgi, tracker-cron and the torrent commands) needs,\n"
+     "table by table, and what the account that runs `trackerctl migrate` needs. MIGRATOR is\n"
+     "that account's user name (default tracker_migrate); both get the host 'localhost' when\n"
+     "the config connects through a socket or to the loopback, else '%' (narrow it to the\n"
+     "workers' hosts). Runs nothing and needs no connection: review, then run them as an\n"
+     "administrator.\n"},
     {"migrate",
      "usage: trackerctl migrate\n"
      "\n"

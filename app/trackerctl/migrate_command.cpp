@@ -1,6 +1,8 @@
-// trackerctl migrate: our schema and migrations, applied to the configured database.
+// trackerctl migrate: our schema and migrations, applied to the configured database; and
+// trackerctl grants: the privileges the accounts need for it and for serving.
 #include <iostream>
 
+#include "schema/grants.h"
 #include "schema/migrations.h"
 #include "trackerctl/cli.h"
 #include "trackerctl/output.h"
@@ -48,6 +50,32 @@ int Cli::migrate() {
     }
     std::cout << (report.appliedNow.empty() ? "nothing new to apply: the database is up to date\n"
                                             : "done: the database is up to date\n");
+    return kOk;
+}
+
+int Cli::grants() {
+    if (args_.positional.size() > 1)
+        return usage("grants takes at most one MIGRATOR user name");
+    std::string path = args_.configPath.empty() ? tracker::defaultConfigPath() : args_.configPath;
+    auto loaded = tracker::loadConfig(path);
+    if (auto* error = std::get_if<tracker::ConfigError>(&loaded)) {
+        std::cerr << "trackerctl: " << error->message << "\n";
+        return kUsage;
+    }
+    const DatabaseConfig& database = std::get<tracker::Config>(loaded).database;
+    bool local = !database.socket.empty() || database.host == "localhost" ||
+                 database.host == "127.0.0.1" || database.host == "::1";
+    std::string host = local ? "localhost" : "%";
+    std::string migrator = args_.positional.empty() ? "tracker_migrate" : args_.positional[0];
+    std::string text =
+        schema::grantStatements(database.name, schema::accountName(database.user, host),
+                                schema::accountName(migrator, host));
+    if (args_.json) {
+        std::cout << dump(json{{"ok", true}, {"database", database.name}, {"grants", text}})
+                  << "\n";
+        return kOk;
+    }
+    std::cout << text;
     return kOk;
 }
 

@@ -10,9 +10,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
-from trackerclient import Tracker, bdecode, caught_up, mariadb, settle
+from trackerclient import Tracker, bdecode, caught_up, encode_all, mariadb, settle
 
 TRACKERCTL = os.environ.get("TRACKERCTL", "")
 SOCKET = os.environ.get("TRACKER_TEST_DB_SOCKET", "")
@@ -452,6 +453,93 @@ class MigrateTest(TrackerctlTestCase):
         self.assertTrue(report["ok"])
         self.assertEqual(report["appliedNow"], [])
         self.assertEqual(report["alreadyApplied"], MIGRATIONS)
+
+
+class GrantsTest(TrackerctlTestCase):
+    """`trackerctl grants` on a database of its own: the migrating account migrates it with
+    what it says, is locked (the triggers still run as it), and the serving account, with the
+    table grants and nothing else, registers, serves announces through tracker-fcgi, completes,
+    cleans up and removes."""
+
+    DB = "tracker_grants"
+
+    def setUp(self):
+        self.addCleanup(self.drop)
+        self.drop()
+        mariadb_in(DB_NAME, "CREATE DATABASE %s; "
+                   "CREATE USER 'grants_run'@'localhost' IDENTIFIED BY 'run-pw'; "
+                   "CREATE USER 'grants_mig'@'localhost' IDENTIFIED BY 'mig-pw';" % self.DB)
+        self.run_config = os.path.join(self.dir, "grants-run.json")
+        self.mig_config = os.path.join(self.dir, "grants-mig.json")
+        self.sock = os.path.join(self.dir, "grants.sock")
+        for path, user, password in [(self.run_config, "grants_run", "run-pw"),
+                                     (self.mig_config, "grants_mig", "mig-pw")]:
+            with open(path, "w") as out:
+                json.dump({"database": {"socket": SOCKET, "user": user, "password": password,
+                                        "name": self.DB}, "listen": self.sock}, out)
+
+    def drop(self):
+        mariadb_in(DB_NAME, "DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS "
+                   "'grants_run'@'localhost', 'grants_mig'@'localhost';" % self.DB)
+
+    def fcgi(self, query):
+        env = dict(os.environ, REQUEST_METHOD="GET", SCRIPT_NAME="/announce",
+                   QUERY_STRING=query, REMOTE_ADDR="127.0.0.1")
+        result = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.sock], env=env,
+                                capture_output=True, timeout=30)
+        return result.stdout.split(b"\r\n\r\n", 1)[-1]
+
+    def test_the_printed_grants_are_enough_to_migrate_and_to_serve(self):
+        out, _ = self.ctl("grants", "grants_mig", config=self.run_config)
+        statements = [line for line in out.splitlines() if line.startswith("GRANT ")]
+        migrating = [g for g in statements if "'grants_mig'@'localhost'" in g]
+        serving = [g for g in statements if "'grants_run'@'localhost'" in g]
+        self.assertEqual(len(migrating), 1, out)
+        self.assertGreaterEqual(len(serving), 7, out)
+        self.assertFalse(any(".* TO 'grants_run'" in g for g in serving), out)
+        mariadb_in(DB_NAME, " ".join(migrating))
+        self.ctl("migrate", config=self.mig_config)
+        mariadb_in(DB_NAME, " ".join(serving) + " ALTER USER 'grants_mig'@'localhost' "
+                   "ACCOUNT LOCK;")
+
+        info_hash = os.urandom(20)
+        self.ctl("add", info_hash.hex(), "--name", "granted", config=self.run_config)
+        self.ctl("ban", info_hash.hex(), config=self.run_config)
+        self.ctl("unban", info_hash.hex(), config=self.run_config)
+        self.ctl("list", config=self.run_config)
+        self.ctl("stats", config=self.run_config)
+
+        worker = subprocess.Popen([os.environ["TRACKER_FCGI"], "--config", self.run_config],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 15
+            query = "info_hash=%s&peer_id=%s&port=7300&uploaded=0&downloaded=0&key=g1&left=" % (
+                encode_all(info_hash), encode_all(b"-GR0001-" + b"x" * 12))
+            while True:
+                answer = self.fcgi(query + "100&event=started") if os.path.exists(
+                    self.sock) else b""
+                if b"interval" in answer:
+                    break
+                self.assertLess(time.monotonic(), deadline, answer)
+                time.sleep(0.2)
+            answer = self.fcgi(query + "0&event=completed")
+            self.assertIn(b"interval", answer)
+        finally:
+            worker.terminate()
+            _, err = worker.communicate(timeout=30)
+        self.assertEqual(worker.returncode, 0, err.decode())
+        rows = mariadb_in(self.DB, "SELECT t.downloaded, COUNT(p.pid) FROM torrents t LEFT JOIN "
+                          "peers p USING (tid) GROUP BY t.tid").split()
+        self.assertEqual(rows, ["1", "1"])
+
+        # The cleanup, as the serving account: the expired peer goes, its departure recorded.
+        mariadb_in(self.DB, "UPDATE peers SET updated = NOW() - INTERVAL 1 DAY")
+        result = subprocess.run([os.environ["TRACKER_CRON"], "--config", self.run_config],
+                                capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        self.assertIn("removed 1 peer", result.stdout.decode())
+        self.ctl("remove", info_hash.hex(), config=self.run_config)
+        self.assertEqual(mariadb_in(self.DB, "SELECT COUNT(*) FROM torrents").strip(), "0")
 
 
 if __name__ == "__main__":
