@@ -45,7 +45,7 @@ struct Config {
     // feed, or also every replicaReloadSeconds when that is set.
     std::uint32_t replicaPullMs = 250;       // 0 = no replica: read swarms as above
     std::uint32_t replicaReloadSeconds = 0;  // 0 = only on a gap; else at least 10
-    // A `started` announce that finds nothing to download from waits up to this long for
+    // A `started` announce that finds nobody else in its swarm waits up to this long for
     // what other processes (and hosts) answered at the same moment: until its replica has
     // pulled what they wrote within peerFlushMs of its arrival. 0 = answer at once.
     std::uint32_t meetWaitMs = 1000;

@@ -191,7 +191,8 @@ std::string Metrics::prometheus() const {
         line("tracker_announces_answered_total", "from=\"cache\"", sources.cache);
         line("tracker_announces_answered_total", "from=\"database\"", sources.database);
         header("tracker_announces_awaited_others_total", "counter",
-               "Started announces that found nothing to fetch and waited for other processes'.");
+               "Started announces that found nobody else in their swarm and waited for other "
+               "processes'.");
         line("tracker_announces_awaited_others_total", "", sources.awaitedOthers);
     }
     if (fullScrape_) {

@@ -237,14 +237,14 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
 }
 
 bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
-                                          const SwarmReplica::Answer& answer,
-                                          std::uint32_t candidates) const {
+                                          const SwarmReplica::Answer& answer) const {
     if (options_.meetWait.count() == 0 || request.event != AnnounceEvent::Started)
         return false;
-    // Nobody at all; or, for a leecher, no seeder in a swarm smaller than it asked for (a new
-    // upload whose seeder may be announcing elsewhere this very moment).
-    return answer.peers.empty() ||
-           (!request.isSeeder() && answer.counts.complete == 0 && answer.peers.size() < candidates);
+    // Nobody else in the swarm: a new upload, whose seeder and first leechers may be
+    // announcing through other processes this very moment. (A leecher that finds only other
+    // leechers does not wait: dead swarms are common, and it has peers to try.)
+    return std::all_of(answer.peers.begin(), answer.peers.end(),
+                       [&](const StoredPeer& peer) { return peer.uid.view() == request.uid; });
 }
 
 bool MysqlSwarmStore::awaitOthers(SwarmCache::Clock::time_point arrived) {
@@ -285,7 +285,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
             auto own = takeInOwnAnnounce(request, answer);
-            bool wait = worthAwaitingOthers(request, answer, candidates);
+            bool wait = worthAwaitingOthers(request, answer);
             AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
                                                       std::move(answer.peers), candidates, pid);
             if (outcome.status != StoreStatus::Ok)

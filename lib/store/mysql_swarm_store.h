@@ -28,10 +28,10 @@ struct SwarmStoreOptions {
     // Answer from this process's replica of the swarms and the registry while it is fresh (an
     // unknown hash gets #5 from it); else as above. Null = no replica.
     feed::ReplicaFeed* replica = nullptr;
-    // A `started` announce that finds no peer to download from (an empty swarm, or no seeder
-    // for a leecher) waits up to meetWait for what other processes answered at the same
-    // moment: until its replica has pulled what they had written othersFlush (their flush
-    // interval) after it arrived. At most meetWaiters announces wait at once. 0 = never.
+    // A `started` announce that finds nobody else in its swarm waits up to meetWait for what
+    // other processes answered at the same moment: until its replica has pulled what they had
+    // written othersFlush (their flush interval) after it arrived. At most meetWaiters
+    // announces wait at once. 0 = never.
     std::chrono::milliseconds meetWait{0};
     std::chrono::milliseconds othersFlush{0};
     std::uint32_t meetWaiters = 4;
@@ -53,8 +53,7 @@ class MysqlSwarmStore : public SwarmStore {
     // A `started` announce that found nothing to download from (see
     // SwarmStoreOptions::meetWait).
     bool worthAwaitingOthers(const protocol::AnnounceRequest& request,
-                             const swarms::SwarmReplica::Answer& answer,
-                             std::uint32_t candidates) const;
+                             const swarms::SwarmReplica::Answer& answer) const;
     // Waits for the other processes' announces of the moment; true when the replica has
     // pulled them, and the swarm is worth reading again.
     bool awaitOthers(swarms::SwarmCache::Clock::time_point arrived);
