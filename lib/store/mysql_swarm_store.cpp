@@ -240,11 +240,11 @@ bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
                                           const SwarmReplica::Answer& answer) const {
     if (options_.meetWait.count() == 0 || request.event != AnnounceEvent::Started)
         return false;
-    // Nobody else in the swarm: a new upload, whose seeder and first leechers may be
-    // announcing through other processes this very moment. (A leecher that finds only other
-    // leechers does not wait: dead swarms are common, and it has peers to try.)
-    return std::all_of(answer.peers.begin(), answer.peers.end(),
-                       [&](const StoredPeer& peer) { return peer.uid.view() == request.uid; });
+    // Nobody else in the swarm (the counts include this announce by now): a new upload, whose
+    // seeder and first leechers may be announcing through other processes this very moment.
+    // (A leecher that finds only other leechers does not wait: dead swarms are common, and it
+    // has peers to try; nor a seeder among seeders.)
+    return answer.counts.complete + answer.counts.incomplete <= 1;
 }
 
 bool MysqlSwarmStore::awaitOthers(SwarmCache::Clock::time_point arrived) {
