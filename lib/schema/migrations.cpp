@@ -8,6 +8,10 @@
 
 #include <cppconn/statement.h>
 
+#include "schema/migration_directive.h"
+#include "schema/online_steps.h"
+#include "schema/trigger_definer.h"
+
 namespace tracker::schema {
 
 using db::ConnectionPool;
@@ -46,7 +50,7 @@ class ScriptSplitter {
                 if (!copyQuoted(c))
                     return error_;
             } else if (startsWith("--") && (pos_ + 2 == in_.size() || isBlank(in_[pos_ + 2]))) {
-                skipToEndOfLine();
+                lineComment();
             } else if (c == '#') {
                 skipToEndOfLine();
             } else if (startsWith("/*")) {
@@ -142,6 +146,17 @@ class ScriptSplitter {
             advance(false);
     }
 
+    // `-- migrate: ...` between statements tells the runner how to apply the next one; the
+    // mariadb client reads it as the comment it is.
+    void lineComment() {
+        std::size_t start = pos_;
+        skipToEndOfLine();
+        constexpr std::string_view kDirective = "-- migrate:";
+        std::string_view comment = in_.substr(start, pos_ - start);
+        if (isBlank(current_) && comment.substr(0, kDirective.size()) == kDirective)
+            directive_ = std::string(trimmed(comment.substr(kDirective.size())));
+    }
+
     // `/* ... */` is dropped (a space stays, so tokens do not merge); `/*! ... */` and
     // `/*M! ... */` are MariaDB's executable comments and are kept.
     bool blockComment() {
@@ -160,7 +175,8 @@ class ScriptSplitter {
     void finishStatement() {
         std::string_view text = trimmed(current_);
         if (!text.empty())
-            statements_.push_back(SqlStatement{std::string(text), statementLine_});
+            statements_.push_back(SqlStatement{std::string(text), statementLine_, directive_});
+        directive_.clear();
         current_.clear();
         statementLine_ = 0;
     }
@@ -172,6 +188,7 @@ class ScriptSplitter {
     std::string delimiter_ = ";";
     std::string current_;
     std::size_t statementLine_ = 0;
+    std::string directive_;
     std::vector<SqlStatement> statements_;
     SqlSplitError error_;
 };
@@ -206,44 +223,73 @@ std::set<unsigned> recordedVersions(DbSession& session, const std::vector<std::s
     return versions;
 }
 
-// Runs one statement of our own fixed files (not input: a plain Statement is right here, and
-// DDL cannot be prepared anyway). A statement that returns rows has them read and dropped.
-void execute(sql::Connection& connection, const std::string& text) {
-    std::unique_ptr<sql::Statement> statement(connection.createStatement());
-    if (statement->execute(text)) {
-        std::unique_ptr<sql::ResultSet> rows(statement->getResultSet());
-        while (rows->next()) {
-        }
-    }
-}
-
 std::string firstLine(const std::string& text) {
     std::string line = text.substr(0, text.find('\n'));
     return line.size() > 80 ? line.substr(0, 77) + "..." : line;
 }
 
-// Applies one file; "" on success, else what failed.
-std::string applyFile(DbSession& session, const SqlFile& file) {
+std::string failedAt(const SqlFile& file, const SqlStatement& statement, const std::string& why) {
+    return std::string(file.name) + " line " + std::to_string(statement.line) + " (" +
+           firstLine(statement.text) + "): " + why;
+}
+
+// Applies one file, each statement as its directive says; "" on success, else what failed.
+std::string applyFile(DbSession& session, const SqlFile& file, const MigrationOptions& options,
+                      std::vector<StepTiming>& steps) {
     auto split = splitSqlStatements(file.text);
     if (auto* failure = std::get_if<SqlSplitError>(&split)) {
         return std::string(file.name) + " line " + std::to_string(failure->line) + ": " +
                failure->message;
     }
-    for (const SqlStatement& statement : std::get<std::vector<SqlStatement>>(split)) {
+    const auto& statements = std::get<std::vector<SqlStatement>>(split);
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        const SqlStatement& statement = statements[i];
+        auto parsed = parseDirective(statement.directive);
+        if (auto* bad = std::get_if<DirectiveError>(&parsed))
+            return failedAt(file, statement, bad->message);
+        const StepKind& kind = std::get<StepKind>(parsed);
         try {
-            execute(session.connection(), statement.text);
+            if (const auto* batched = std::get_if<BatchedStep>(&kind)) {
+                // It and the statements after it with the same directive: one batch's work.
+                std::vector<std::string> group{statement.text};
+                while (i + 1 < statements.size() &&
+                       statements[i + 1].directive == statement.directive)
+                    group.push_back(statements[++i].text);
+                StepTiming timing = runInBatches(session.connection(), *batched, group);
+                timing.what = std::string(file.name) + ": " + timing.what;
+                steps.push_back(timing);
+            } else if (std::holds_alternative<RebuildStep>(kind)) {
+                AlterParts alter = splitAlterTable(statement.text);
+                if (alter.table.empty())
+                    return failedAt(file, statement, "an online rebuild takes an ALTER TABLE");
+                if (hasFewerRowsThan(session.connection(), alter.table, kRebuildFromRows)) {
+                    executeRetryingLocks(session.connection(), statement.text);
+                    continue;
+                }
+                StepTiming timing = rebuildOnline(session.connection(), alter);
+                timing.what = std::string(file.name) + ": " + timing.what;
+                steps.push_back(timing);
+            } else {
+                executeRetryingLocks(session.connection(),
+                                     options.definer.empty()
+                                         ? statement.text
+                                         : withDefiner(statement.text, options.definer));
+            }
         } catch (const sql::SQLException& error) {
             if (isConnectionLost(error))
                 throw;
-            return std::string(file.name) + " line " + std::to_string(statement.line) + " (" +
-                   firstLine(statement.text) + "): database error " +
-                   std::to_string(error.getErrorCode()) + ": " + error.what();
+            return failedAt(
+                file, statement,
+                "database error " + std::to_string(error.getErrorCode()) + ": " + error.what());
+        } catch (const std::runtime_error& error) {
+            return failedAt(file, statement, error.what());
         }
     }
     return "";
 }
 
-void migrateOn(DbSession& session, const std::vector<SqlFile>& files, MigrationReport& report) {
+void migrateOn(DbSession& session, const std::vector<SqlFile>& files,
+               const MigrationOptions& options, MigrationReport& report) {
     std::vector<std::string> tablesBefore = tableNames(session);
     std::set<unsigned> recorded = recordedVersions(session, tablesBefore);
     std::set<unsigned> known;
@@ -255,7 +301,8 @@ void migrateOn(DbSession& session, const std::vector<SqlFile>& files, MigrationR
             report.alreadyApplied.emplace_back(file.name);
             continue;
         }
-        if (std::string failure = applyFile(session, file); !failure.empty()) {
+        if (std::string failure = applyFile(session, file, options, report.steps);
+            !failure.empty()) {
             report.error = failure;
             break;
         }
@@ -272,6 +319,10 @@ void migrateOn(DbSession& session, const std::vector<SqlFile>& files, MigrationR
 }
 
 }  // namespace
+
+std::set<unsigned> appliedMigrationVersions(DbSession& session) {
+    return recordedVersions(session, tableNames(session));
+}
 
 std::variant<std::vector<SqlStatement>, SqlSplitError> splitSqlStatements(std::string_view script) {
     return ScriptSplitter(script).run();
@@ -290,7 +341,8 @@ std::optional<unsigned> migrationVersion(std::string_view fileName) {
     return version;
 }
 
-MigrationReport applyMigrations(ConnectionPool& pool, const std::vector<SqlFile>& files) {
+MigrationReport applyMigrations(ConnectionPool& pool, const std::vector<SqlFile>& files,
+                                const MigrationOptions& options) {
     MigrationReport report;
     auto leased = pool.acquire();
     if (!leased.lease) {
@@ -305,7 +357,10 @@ MigrationReport applyMigrations(ConnectionPool& pool, const std::vector<SqlFile>
             return report;
         }
         locked.reset();
-        migrateOn(session, files, report);
+        prepareMigrationSession(session.connection());
+        migrateOn(session, files, options, report);
+        if (report.ok && !options.definer.empty())
+            report.redefinedTriggers = redefineTriggers(session.connection(), options.definer);
         std::unique_ptr<sql::ResultSet> released(session.statement(kReleaseLock).executeQuery());
     } catch (const sql::SQLException& error) {
         if (isConnectionLost(error))

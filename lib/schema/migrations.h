@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "db/connection_pool.h"
+#include "schema/online_steps.h"
 
 namespace tracker::schema {
 
@@ -24,7 +26,8 @@ const std::vector<SqlFile>& embeddedSqlFiles();
 
 struct SqlStatement {
     std::string text;
-    std::size_t line = 0;  // where it starts in the script, from 1
+    std::size_t line = 0;   // where it starts in the script, from 1
+    std::string directive;  // from a `-- migrate: ...` line just before it, else ""
 };
 
 struct SqlSplitError {
@@ -48,12 +51,24 @@ struct MigrationReport {
     std::vector<std::string> createdTables;   // tables that did not exist before this run
     std::vector<std::string> alreadyApplied;  // recorded in tracker_schema before this run
     std::vector<std::string> appliedNow;
-    std::vector<unsigned> unknownVersions;  // recorded, but not among `files` (a newer tool)
+    std::vector<unsigned> unknownVersions;       // recorded, but not among `files` (a newer tool)
+    std::vector<StepTiming> steps;               // the batched and rebuilt steps, as they ran
+    std::vector<std::string> redefinedTriggers;  // given a definer: triggers moved to it
 };
+
+struct MigrationOptions {
+    // The account the triggers run as ('user'@'host', see trigger_definer.h); "" for the
+    // migrating account itself. Given, every trigger of the database is moved to it.
+    std::string definer;
+};
+
+// The versions tracker_schema records (none on a PHP tracker's database).
+std::set<unsigned> appliedMigrationVersions(db::DbSession& session);
 
 // Applies `files` in order to the configured database: unversioned files every time, versioned
 // ones unless tracker_schema records their number. Stops at the first failing statement. Two
 // runs at once are serialised by a server lock.
-MigrationReport applyMigrations(db::ConnectionPool& pool, const std::vector<SqlFile>& files);
+MigrationReport applyMigrations(db::ConnectionPool& pool, const std::vector<SqlFile>& files,
+                                const MigrationOptions& options = {});
 
 }  // namespace tracker::schema

@@ -53,12 +53,25 @@ END//
 DELIMITER ;
 
 -- Count once what is there now; the triggers keep it from here. Re-running recounts.
-INSERT INTO tracker_swarms (tid, seeders, leechers)
-     SELECT t.tid,
-            (SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND p.residual = 0),
-            (SELECT COUNT(*) FROM peers p WHERE p.tid = t.tid AND p.residual <> 0)
-       FROM torrents t
-ON DUPLICATE KEY UPDATE seeders = VALUES(seeders), leechers = VALUES(leechers),
-                        last_change = last_change;
+-- In batches, while the site's writers go on (the mariadb client runs each statement once,
+-- over everything): every torrent gets its row first; then each batch locks its rows of
+-- counters, and only then counts (READ COMMITTED: everything committed so far). A writer
+-- whose trigger has not yet reached a locked row is not counted and adds itself when the
+-- batch commits; one that had is counted and its +1 overwritten: exact either way, and no
+-- lock on `peers` is taken, so no writer waits on one or deadlocks with the count.
+-- migrate: in batches of 10000 by torrents.tid
+INSERT IGNORE INTO tracker_swarms (tid, seeders, leechers)
+     SELECT tid, 0, 0 FROM torrents
+      WHERE tid BETWEEN COALESCE(@batch_first, 0) AND COALESCE(@batch_last, 4294967295);
+
+-- migrate: in batches of 1000 by tracker_swarms.tid
+SELECT COUNT(*) FROM tracker_swarms
+ WHERE tid BETWEEN COALESCE(@batch_first, 0) AND COALESCE(@batch_last, 4294967295) FOR UPDATE;
+-- migrate: in batches of 1000 by tracker_swarms.tid
+UPDATE tracker_swarms s
+   SET seeders = (SELECT COUNT(*) FROM peers p WHERE p.tid = s.tid AND p.residual = 0),
+       leechers = (SELECT COUNT(*) FROM peers p WHERE p.tid = s.tid AND p.residual <> 0),
+       last_change = last_change
+ WHERE s.tid BETWEEN COALESCE(@batch_first, 0) AND COALESCE(@batch_last, 4294967295);
 
 INSERT IGNORE INTO tracker_schema (version, name) VALUES (3, 'seeder and leecher counters');

@@ -7,8 +7,13 @@
 -- reader that has seen everything up to N finds every later change with `seq > N`.
 -- Migration 006's triggers do the stamping, for every writer of `peers`.
 -- Additive: a default on the new column, new tables; the PHP code never sees them.
-ALTER TABLE peers ADD COLUMN IF NOT EXISTS seq BIGINT UNSIGNED NOT NULL DEFAULT 0;
-CREATE INDEX IF NOT EXISTS peers_seq ON peers (seq);
+-- Online: the server adds the column in place (instantly where it can) and builds the index
+-- while writers go on.
+ALTER TABLE peers ADD COLUMN IF NOT EXISTS seq BIGINT UNSIGNED NOT NULL DEFAULT 0, LOCK=NONE;
+ALTER TABLE peers ADD INDEX IF NOT EXISTS peers_seq (seq), LOCK=NONE;
+-- 004's index for a seeder's read of leechers only (see there why it is built here). A
+-- later migration that adds a column to `peers` cannot be online: it must rebuild the table.
+ALTER TABLE peers ADD INDEX IF NOT EXISTS peers_seeding_window (tid, seeding, rnd), LOCK=NONE;
 
 CREATE TABLE IF NOT EXISTS tracker_sequence (
     id    TINYINT UNSIGNED NOT NULL PRIMARY KEY,

@@ -70,9 +70,14 @@ DELIMITER ;
 
 -- Empty since its last change; a torrent without a row, since it was registered or last
 -- updated (a completion, a ban): what the cleanup's rule counts from.
+-- In batches, so that no writer waits on more than one batch of counters.
+-- migrate: in batches of 5000 by tracker_swarms.tid
 UPDATE tracker_swarms SET empty_since = IF(seeders + leechers > 0, NULL, last_change),
-                          last_change = last_change;
+                          last_change = last_change
+ WHERE tid BETWEEN COALESCE(@batch_first, 0) AND COALESCE(@batch_last, 4294967295);
+-- migrate: in batches of 10000 by torrents.tid
 INSERT IGNORE INTO tracker_swarms (tid, seeders, leechers, empty_since)
-     SELECT tid, 0, 0, GREATEST(added, updated) FROM torrents;
+     SELECT tid, 0, 0, GREATEST(added, updated) FROM torrents
+      WHERE tid BETWEEN COALESCE(@batch_first, 0) AND COALESCE(@batch_last, 4294967295);
 
 INSERT IGNORE INTO tracker_schema (version, name) VALUES (9, 'cleanup indexes');

@@ -1,0 +1,363 @@
+#include "schema/online_steps.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+
+#include "db/db_session.h"
+
+namespace tracker::schema {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kLockWaitTimeout = 1205;
+constexpr int kDeadlock = 1213;
+constexpr int kLockRetries = 120;
+constexpr milliseconds kLockRetryPause{250};
+// Rows a copy batch reads with shared locks: a writer of one of them waits at most this long.
+constexpr std::size_t kCopyBatchRows = 2000;
+
+milliseconds since(Clock::time_point start) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+}
+
+// Runs `attempt` again while it fails on a lock (each attempt must undo itself on failure).
+template <typename Attempt>
+void retryingLocks(sql::Connection& connection, Attempt&& attempt) {
+    for (int tries = 1;; ++tries) {
+        try {
+            attempt();
+            return;
+        } catch (const sql::SQLException& error) {
+            int code = error.getErrorCode();
+            if ((code != kLockWaitTimeout && code != kDeadlock) || tries >= kLockRetries ||
+                db::isConnectionLost(error))
+                throw;
+            std::unique_ptr<sql::Statement> rollback(connection.createStatement());
+            rollback->execute("ROLLBACK");
+            std::this_thread::sleep_for(kLockRetryPause);
+        }
+    }
+}
+
+void run(sql::Connection& connection, const std::string& text) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    if (statement->execute(text)) {
+        std::unique_ptr<sql::ResultSet> rows(statement->getResultSet());
+        while (rows->next()) {
+        }
+    }
+}
+
+std::string quotedName(const std::string& name) {
+    std::string out = "`";
+    for (char c : name) {
+        out.push_back(c);
+        if (c == '`')
+            out.push_back('`');
+    }
+    return out + "`";
+}
+
+std::string joined(const std::vector<std::string>& parts, const std::string& prefix = "") {
+    std::string out;
+    for (const std::string& part : parts)
+        out += (out.empty() ? "" : ", ") + prefix + quotedName(part);
+    return out;
+}
+
+std::vector<std::string> strings(sql::Connection& connection, const char* query,
+                                 const std::vector<std::string>& parameters) {
+    std::unique_ptr<sql::PreparedStatement> statement(connection.prepareStatement(query));
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+        statement->setString(static_cast<unsigned>(i + 1), parameters[i]);
+    std::unique_ptr<sql::ResultSet> rows(statement->executeQuery());
+    std::vector<std::string> out;
+    while (rows->next())
+        out.push_back(rows->getString(1).asStdString());
+    return out;
+}
+
+struct KeyRange {
+    unsigned long long first = 0;
+    unsigned long long last = 0;
+};
+
+std::optional<KeyRange> keyRange(sql::Connection& connection, const std::string& table,
+                                 const std::string& column) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    std::unique_ptr<sql::ResultSet> row(statement->executeQuery("SELECT MIN(" + quotedName(column) +
+                                                                "), MAX(" + quotedName(column) +
+                                                                ") FROM " + quotedName(table)));
+    if (!row->next() || row->isNull(1))
+        return std::nullopt;
+    return KeyRange{row->getUInt64(1), row->getUInt64(2)};
+}
+
+// The foreign keys of `table`, as ADD FOREIGN KEY clauses without their names (the server
+// names the copy's; RENAME TABLE renames generated names with the table).
+std::vector<std::string> foreignKeyClauses(sql::Connection& connection, const std::string& table) {
+    std::unique_ptr<sql::PreparedStatement> statement(connection.prepareStatement(
+        "SELECT rc.CONSTRAINT_NAME, rc.REFERENCED_TABLE_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, "
+        "k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS rc "
+        "JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = "
+        "rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = "
+        "rc.TABLE_NAME "
+        "WHERE rc.CONSTRAINT_SCHEMA = DATABASE() AND rc.TABLE_NAME = ? "
+        "ORDER BY rc.CONSTRAINT_NAME, k.ORDINAL_POSITION"));
+    statement->setString(1, table);
+    std::unique_ptr<sql::ResultSet> rows(statement->executeQuery());
+    struct Key {
+        std::string name, referenced, onUpdate, onDelete;
+        std::vector<std::string> columns, referencedColumns;
+    };
+    std::vector<Key> keys;
+    while (rows->next()) {
+        std::string name = rows->getString(1).asStdString();
+        if (keys.empty() || keys.back().name != name) {
+            keys.push_back(Key{name,
+                               rows->getString(2).asStdString(),
+                               rows->getString(3).asStdString(),
+                               rows->getString(4).asStdString(),
+                               {},
+                               {}});
+        }
+        keys.back().columns.push_back(rows->getString(5).asStdString());
+        keys.back().referencedColumns.push_back(rows->getString(6).asStdString());
+    }
+    const std::vector<std::string> rules = {"CASCADE", "SET NULL", "NO ACTION", "RESTRICT",
+                                            "SET DEFAULT"};
+    std::vector<std::string> clauses;
+    for (const Key& key : keys) {
+        for (const std::string& rule : {key.onUpdate, key.onDelete}) {
+            if (std::find(rules.begin(), rules.end(), rule) == rules.end())
+                throw std::runtime_error("foreign key " + key.name + " has an unknown rule " +
+                                         rule);
+        }
+        clauses.push_back("ADD FOREIGN KEY (" + joined(key.columns) + ") REFERENCES " +
+                          quotedName(key.referenced) + " (" + joined(key.referencedColumns) +
+                          ") ON DELETE " + key.onDelete + " ON UPDATE " + key.onUpdate);
+    }
+    return clauses;
+}
+
+constexpr const char* kTriggersOn =
+    "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+    "AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME";
+constexpr const char* kStoredColumns =
+    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+    "TABLE_NAME = ? AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION";
+constexpr const char* kPrimaryKey =
+    "SELECT k.COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE k "
+    "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = "
+    "k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME "
+    "WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? AND k.CONSTRAINT_NAME = 'PRIMARY' "
+    "AND c.DATA_TYPE IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint')";
+
+}  // namespace
+
+bool hasFewerRowsThan(sql::Connection& connection, const std::string& table, long long rows) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    std::unique_ptr<sql::ResultSet> row(
+        statement->executeQuery("SELECT COUNT(*) FROM (SELECT 1 FROM " + quotedName(table) +
+                                " LIMIT " + std::to_string(rows) + ") counted"));
+    return row->next() && row->getInt64(1) < rows;
+}
+
+void prepareMigrationSession(sql::Connection& connection) {
+    run(connection, "SET SESSION lock_wait_timeout = 1");
+}
+
+void executeRetryingLocks(sql::Connection& connection, const std::string& text) {
+    retryingLocks(connection, [&] { run(connection, text); });
+}
+
+StepTiming runInBatches(sql::Connection& connection, const BatchedStep& step,
+                        const std::vector<std::string>& statements) {
+    StepTiming timing;
+    Clock::time_point start = Clock::now();
+    std::optional<KeyRange> range = keyRange(connection, step.table, step.column);
+    std::unique_ptr<sql::PreparedStatement> bounds(
+        connection.prepareStatement("SET @batch_first = ?, @batch_last = ?"));
+    std::size_t batches = 0;
+    for (unsigned long long first = range ? range->first : 1; range && first <= range->last;
+         first += step.size) {
+        unsigned long long last = std::min(range->last, first + step.size - 1);
+        bounds->setUInt64(1, first);
+        bounds->setUInt64(2, last);
+        bounds->execute();
+        retryingLocks(connection, [&] {
+            Clock::time_point begun = Clock::now();
+            run(connection, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+            run(connection, "START TRANSACTION");
+            for (const std::string& statement : statements)
+                run(connection, statement);
+            run(connection, "COMMIT");
+            timing.longestHold = std::max(timing.longestHold, since(begun));
+        });
+        ++batches;
+        if (last == range->last)
+            break;
+    }
+    run(connection, "SET @batch_first = NULL, @batch_last = NULL");
+    timing.total = since(start);
+    timing.what = std::to_string(statements.size()) + " statement(s) over " + step.table + "." +
+                  step.column + " in " + std::to_string(batches) + " batch(es) of " +
+                  std::to_string(step.size);
+    return timing;
+}
+
+StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
+    StepTiming timing;
+    Clock::time_point start = Clock::now();
+    const std::string& table = alter.table;
+    const std::string shadow = "_" + table + "_rebuild";
+    const std::string old = "_" + table + "_old";
+    const std::string mirror[] = {shadow + "_insert", shadow + "_update", shadow + "_delete"};
+
+    // What an interrupted run left: its mirror triggers first (they write the shadow table).
+    for (const std::string& trigger : mirror)
+        executeRetryingLocks(connection, "DROP TRIGGER IF EXISTS " + quotedName(trigger));
+    executeRetryingLocks(connection,
+                         "DROP TABLE IF EXISTS " + quotedName(shadow) + ", " + quotedName(old));
+
+    std::vector<std::string> triggers = strings(connection, kTriggersOn, {table});
+    if (!triggers.empty()) {
+        std::string names;
+        for (const std::string& name : triggers)
+            names += (names.empty() ? "" : ", ") + name;
+        throw std::runtime_error(table + " has triggers (" + names +
+                                 "), which a rebuild would leave behind; drop them or apply "
+                                 "this migration with the site's writers stopped");
+    }
+    std::vector<std::string> key = strings(connection, kPrimaryKey, {table});
+    if (key.size() != 1)
+        throw std::runtime_error(table + " has no single integer primary key to copy it by");
+    const std::string pk = quotedName(key[0]);
+
+    executeRetryingLocks(connection,
+                         "CREATE TABLE " + quotedName(shadow) + " LIKE " + quotedName(table));
+    executeRetryingLocks(connection, "ALTER TABLE " + quotedName(shadow) + " " + alter.clauses);
+    for (const std::string& clause : foreignKeyClauses(connection, table))
+        executeRetryingLocks(connection, "ALTER TABLE " + quotedName(shadow) + " " + clause);
+
+    std::vector<std::string> before = strings(connection, kStoredColumns, {table});
+    std::vector<std::string> after = strings(connection, kStoredColumns, {shadow});
+    std::vector<std::string> columns;
+    for (const std::string& column : after) {
+        if (std::find(before.begin(), before.end(), column) != before.end())
+            columns.push_back(column);
+    }
+    const std::string list = joined(columns);
+    const std::string fromNew = joined(columns, "NEW.");
+
+    // Created under a non-strict sql_mode (they keep it): a value the old column took and the
+    // new one cannot hold whole is cut, as the ALTER itself would cut it, instead of failing
+    // the site's write.
+    run(connection, "SET @tracker_saved_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ''");
+    const std::string into = "REPLACE INTO " + quotedName(shadow) + " (" + list + ") VALUES (";
+    executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[0]) +
+                                         " AFTER INSERT ON " + quotedName(table) +
+                                         " FOR EACH ROW " + into + fromNew + ")");
+    executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[1]) +
+                                         " AFTER UPDATE ON " + quotedName(table) +
+                                         " FOR EACH ROW BEGIN DELETE FROM " + quotedName(shadow) +
+                                         " WHERE " + pk + " = OLD." + pk + "; " + into + fromNew +
+                                         "); END");
+    executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[2]) +
+                                         " AFTER DELETE ON " + quotedName(table) +
+                                         " FOR EACH ROW DELETE FROM " + quotedName(shadow) +
+                                         " WHERE " + pk + " = OLD." + pk);
+
+    // Each batch reads its rows with shared locks, so that none can be deleted between its
+    // read and its copy, then writes them with one multi-row INSERT: a row count known in
+    // advance takes no table-wide AUTO-INC lock, which an INSERT ... SELECT holds to its end
+    // and the mirror triggers' writes would deadlock on. A row the triggers already copied is
+    // newer and kept (IGNORE). Values travel as hex of their bytes (CONCAT: numbers as digits,
+    // BIT as its byte), so that every column type goes through one string form unchanged.
+    std::string select = "SELECT ";
+    for (std::size_t i = 0; i < columns.size(); ++i)
+        select += std::string(i == 0 ? "" : ", ") + "HEX(CONCAT(" + quotedName(columns[i]) + "))";
+    select += " FROM " + quotedName(table) + " WHERE " + pk + " BETWEEN ? AND ? LOCK IN SHARE MODE";
+    std::unique_ptr<sql::PreparedStatement> read(connection.prepareStatement(select));
+    std::string row = "(";
+    for (std::size_t i = 0; i < columns.size(); ++i)
+        row += std::string(i == 0 ? "" : ", ") + "UNHEX(?)";
+    row += ")";
+    std::unique_ptr<sql::PreparedStatement> fullInsert;
+    auto insertFor = [&](std::size_t rows) {
+        std::string text = "INSERT IGNORE INTO " + quotedName(shadow) + " (" + list + ") VALUES ";
+        for (std::size_t i = 0; i < rows; ++i)
+            text += (i == 0 ? "" : ", ") + row;
+        return std::unique_ptr<sql::PreparedStatement>(connection.prepareStatement(text));
+    };
+    std::optional<KeyRange> range = keyRange(connection, table, key[0]);
+    unsigned long long copied = 0;
+    for (unsigned long long first = range ? range->first : 1; range && first <= range->last;
+         first += kCopyBatchRows) {
+        unsigned long long last = std::min(range->last, first + kCopyBatchRows - 1);
+        retryingLocks(connection, [&] {
+            Clock::time_point begun = Clock::now();
+            run(connection, "START TRANSACTION");
+            read->setUInt64(1, first);
+            read->setUInt64(2, last);
+            std::vector<sql::SQLString> values;
+            std::vector<bool> nulls;
+            {
+                std::unique_ptr<sql::ResultSet> rows(read->executeQuery());
+                while (rows->next()) {
+                    for (std::size_t i = 1; i <= columns.size(); ++i) {
+                        nulls.push_back(rows->isNull(static_cast<unsigned>(i)));
+                        values.push_back(rows->getString(static_cast<unsigned>(i)));
+                    }
+                }
+            }
+            std::size_t count = columns.empty() ? 0 : values.size() / columns.size();
+            if (count > 0) {
+                std::unique_ptr<sql::PreparedStatement> partial;
+                if (count == kCopyBatchRows && !fullInsert)
+                    fullInsert = insertFor(count);
+                if (count != kCopyBatchRows)
+                    partial = insertFor(count);
+                sql::PreparedStatement& insert = count == kCopyBatchRows ? *fullInsert : *partial;
+                for (std::size_t i = 0; i < values.size(); ++i) {
+                    if (nulls[i])
+                        insert.setNull(static_cast<unsigned>(i + 1), 0);
+                    else
+                        insert.setString(static_cast<unsigned>(i + 1), values[i]);
+                }
+                copied += static_cast<unsigned long long>(insert.executeUpdate());
+            }
+            run(connection, "COMMIT");
+            timing.longestHold = std::max(timing.longestHold, since(begun));
+        });
+        if (last == range->last)
+            break;
+    }
+    // Fresh statistics before it serves: the optimizer must not take the copy for empty.
+    executeRetryingLocks(connection, "ANALYZE TABLE " + quotedName(shadow));
+    run(connection, "SET SESSION sql_mode = @tracker_saved_sql_mode");
+
+    Clock::time_point swap = Clock::now();
+    executeRetryingLocks(connection, "RENAME TABLE " + quotedName(table) + " TO " +
+                                         quotedName(old) + ", " + quotedName(shadow) + " TO " +
+                                         quotedName(table));
+    timing.longestHold = std::max(timing.longestHold, since(swap));
+    // The old table goes with the mirror triggers, which moved with it.
+    executeRetryingLocks(connection, "DROP TABLE " + quotedName(old));
+    timing.total = since(start);
+    timing.what = table + " rebuilt online (" + std::to_string(copied) + " rows copied)";
+    return timing;
+}
+
+}  // namespace tracker::schema
