@@ -41,6 +41,10 @@ std::variant<Invocation, UsageError> parseArguments(int argc, char** argv) {
             invocation.banned = true;
         } else if (arg == "--active") {
             invocation.active = true;
+        } else if (arg == "--dry-run") {
+            invocation.dryRun = true;
+        } else if (arg == "--definer") {
+            ok = value(invocation.definer);
         } else if (arg == "--config") {
             std::optional<std::string> path;
             ok = value(path);
@@ -57,7 +61,7 @@ std::variant<Invocation, UsageError> parseArguments(int argc, char** argv) {
         if (!ok)
             return UsageError{arg + " needs a value"};
         if (inlineValue && (arg == "--help" || arg == "--json" || arg == "--banned" ||
-                            arg == "--active" || arg == "--")) {
+                            arg == "--active" || arg == "--dry-run" || arg == "--")) {
             return UsageError{arg + " takes no value"};
         }
     }

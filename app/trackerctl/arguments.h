@@ -22,6 +22,8 @@ struct Invocation {
     bool active = false;
     std::optional<std::string> limit;
     std::optional<std::string> offset;
+    bool dryRun = false;                 // migrate: say what it would do, change nothing
+    std::optional<std::string> definer;  // migrate: the account the triggers run as
 };
 
 struct UsageError {

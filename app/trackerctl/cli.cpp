@@ -92,6 +92,8 @@ int Cli::run() {
         return usage("--banned, --active, --limit and --offset belong to `list`");
     if (args_.name && args_.command != "add" && args_.command != "list")
         return usage("--name belongs to `add` and `list`");
+    if ((args_.dryRun || args_.definer) && args_.command != "migrate")
+        return usage("--dry-run and --definer belong to `migrate`");
 
     const std::string& command = args_.command;
     if (command == "add")

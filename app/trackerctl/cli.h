@@ -32,6 +32,7 @@ class Cli {
     int list();
     int stats();
     int migrate();
+    int migrationPlan();
     int grants();
 
     // A usage error: says so with the command's help; exit status 2.

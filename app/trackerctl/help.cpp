@@ -21,7 +21,8 @@ const char* const kUsageText =
     "                                  registered torrents, by id, with seeders and leechers\n"
     "  show HASH|ID                    one torrent\n"
     "  stats                           torrents, peers, seeders, leechers, completions\n"
-    "  migrate                         apply our schema migrations (idempotent)\n"
+    "  migrate [--dry-run] [--definer U@H]\n"
+    "                                  apply our schema migrations (idempotent, online)\n"
     "  grants [MIGRATOR]               the GRANTs the accounts need (prints, runs nothing)\n"
     "  help [COMMAND]                  this text, or one command's\n"
     "\n"
@@ -103,14 +104,22 @@ const std::map<std::string, std::string> kCommandHelp = {
      "workers' hosts). Runs nothing and needs no connection: review, then run them as an\n"
      "administrator.\n"},
     {"migrate",
-     "usage: trackerctl migrate\n"
+     "usage: trackerctl migrate [--dry-run] [--definer USER@HOST]\n"
      "\n"
      "Brings the configured database up to this version's schema: creates the PHP tracker's\n"
      "tables if missing (schema.sql), then applies each of our additive migrations that the\n"
      "`tracker_schema` table does not record yet, in order. Running it again applies nothing.\n"
      "The migrations are built into trackerctl: no repository is needed. The PHP code keeps\n"
-     "working on a migrated database. Big `peers` tables are rebuilt by some migrations: run\n"
-     "it once, when switching over, or in a quiet hour.\n"},
+     "working on a migrated database, and keeps writing while it migrates: big tables are\n"
+     "changed online, in short batches, or rebuilt beside themselves and swapped in.\n"
+     "\n"
+     "  --dry-run          change nothing: say what each step would do to which table, how\n"
+     "                     long it is expected to take at the table's size, what the site's\n"
+     "                     writers would wait for, and the privileges it needs\n"
+     "  --definer U@H      create the triggers to run as this account (and move existing ones\n"
+     "                     to it): the serving account, so that the migrating one may be\n"
+     "                     dropped afterwards; needs SET USER (or SUPER) when it is another\n"
+     "                     account than the one migrating\n"},
 };
 
 }  // namespace

@@ -17,17 +17,18 @@ std::string quoted(const std::string& text, char quote) {
     return out;
 }
 
-// What the serving account does to each table, and why. The triggers' own writes
-// (tracker_swarms' counters, the departures, the registry feed, the numbering) run as the
-// triggers' DEFINER, the migrating account, and need nothing here.
+// What the serving account does to each table, and why. It is also the triggers' DEFINER
+// (`trackerctl migrate --definer`), so it holds what their writes need: the counters, the
+// departures, the registry feed and the numbering; and TRIGGER on the tables they are on,
+// which the server requires of a trigger's definer each time the trigger runs.
 const std::vector<std::pair<const char*, const char*>> kRuntimeTables = {
-    {"torrents", "SELECT, INSERT, UPDATE, DELETE"},  // registry, completions, cleanup
-    {"peers", "SELECT, INSERT, UPDATE, DELETE"},     // announces, cleanup
-    {"tracker_swarms", "SELECT"},                    // counts (the triggers keep them)
-    {"tracker_sequence", "SELECT, UPDATE"},          // a batch's number; the pruning mark
-    {"tracker_departures", "SELECT, DELETE"},        // the replicas' feed; pruned by the cron
-    {"tracker_torrent_feed", "SELECT, DELETE"},      // the same for the registry
-    {"tracker_schema", "SELECT"},                    // the migration check at start
+    {"torrents", "SELECT, INSERT, UPDATE, DELETE, TRIGGER"},  // registry, completions, cleanup
+    {"peers", "SELECT, INSERT, UPDATE, DELETE, TRIGGER"},     // announces, cleanup
+    {"tracker_swarms", "SELECT, INSERT, UPDATE"},             // counts; the triggers keep them
+    {"tracker_sequence", "SELECT, UPDATE"},                   // a batch's number; the pruning mark
+    {"tracker_departures", "SELECT, INSERT, DELETE"},  // the replicas' feed; pruned by the cron
+    {"tracker_torrent_feed", "SELECT, INSERT, UPDATE, DELETE"},  // the same for the registry
+    {"tracker_schema", "SELECT"},                                // the migration check at start
 };
 
 }  // namespace
@@ -41,23 +42,27 @@ std::string grantStatements(const std::string& database, const std::string& runt
     const std::string db = quoted(database, '`');
     std::string out;
     out +=
-        "-- The serving account: tracker-fcgi, tracker-cron and trackerctl's torrent "
-        "commands.\n";
-    for (const auto& [table, privileges] : kRuntimeTables)
-        out += "GRANT " + std::string(privileges) + " ON " + db + "." + table + " TO " + runtime +
-               ";\n";
-    out +=
-        "\n"
-        "-- The migrating account (trackerctl migrate): creates our tables, indexes and\n"
-        "-- triggers, and backfills them. The triggers run as their DEFINER, this account:\n"
-        "-- keep it (a locked account will do: ALTER USER ... ACCOUNT LOCK), for dropping it\n"
-        "-- makes every write to peers and torrents fail with error 1449, the PHP's too.\n"
+        "-- First, the migrating account (trackerctl migrate): creates our tables, indexes and\n"
+        "-- triggers, and backfills them. Migrate with --definer " +
+        runtime +
+        ",\n"
+        "-- so that the triggers run as the serving account and this one may be dropped\n"
+        "-- afterwards (a trigger whose definer is gone fails every write to its table, the\n"
+        "-- PHP's too: error 1449). Naming another account as definer takes SET USER.\n"
         "-- With binary logging on, CREATE TRIGGER also needs SUPER or\n"
         "-- log_bin_trust_function_creators = 1.\n";
     out +=
         "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, "
         "TRIGGER ON " +
         db + ".* TO " + migrator + ";\n";
+    out += "GRANT SET USER ON *.* TO " + migrator + ";\n";
+    out +=
+        "\n"
+        "-- Then, once `trackerctl migrate` has created the tables: the serving account\n"
+        "-- (tracker-fcgi, tracker-cron and trackerctl's torrent commands), table by table.\n";
+    for (const auto& [table, privileges] : kRuntimeTables)
+        out += "GRANT " + std::string(privileges) + " ON " + db + "." + table + " TO " + runtime +
+               ";\n";
     return out;
 }
 

@@ -438,6 +438,38 @@ class MigrateTest(TrackerctlTestCase):
         self.assertEqual((second["appliedNow"], second["alreadyApplied"]), ([], MIGRATIONS))
         self.assertEqual(schema_dump("php_copy"), once)
 
+    def test_dry_run_says_what_it_would_do_and_changes_nothing(self):
+        config = self.fresh_database("php_dry")
+        with open(os.path.join(REPO, "sql", "schema.sql"), "rb") as schema:
+            subprocess.run(["mariadb", "--no-defaults", "-uroot", "-S", SOCKET, "php_dry"],
+                           stdin=schema, check=True, capture_output=True)
+        before = schema_dump("php_dry")
+        out, _ = self.ctl("migrate", "--dry-run", config=config)
+        self.assertIn("dry run, nothing is changed", out)
+        self.assertIn("would apply: " + ", ".join(MIGRATIONS), out)
+        self.assertIn("002_binary_peer_identity.sql\n  line ", out)
+        self.assertIn("peers (about 0 rows): small: altered in place", out)
+        self.assertIn("an index built online", out)
+        self.assertIn("row locks on one batch of 5000 peers rows at a time", out)
+        self.assertIn("privileges needed on php_dry: ALTER, CREATE, DELETE, DROP, INDEX, INSERT, "
+                      "REFERENCES, SELECT, TRIGGER, UPDATE", out)
+        self.assertIn("this account has them", out)
+        self.assertEqual(schema_dump("php_dry"), before)
+
+        plan = self.ctl_json("migrate", "--dry-run", config=config)
+        self.assertTrue(plan["ok"] and plan["dryRun"], plan)
+        self.assertEqual((plan["checked"], plan["pending"]), (["schema.sql"], MIGRATIONS))
+        self.assertFalse(any("BLOCKS" in step["effect"] for step in plan["steps"]), plan)
+        self.assertEqual(schema_dump("php_dry"), before)
+
+        self.ctl("migrate", config=config)
+        out, _ = self.ctl("migrate", "--dry-run", config=config)
+        self.assertIn("nothing to apply: the database is up to date", out)
+        _, err = self.ctl("migrate", "--definer", "no good", config=config, expect=2)
+        self.assertIn("--definer takes an account as user@host", err)
+        _, err = self.ctl("list", "--dry-run", config=config, expect=2)
+        self.assertIn("--dry-run and --definer belong to `migrate`", err)
+
     def test_migrate_an_empty_database_creates_everything(self):
         config = self.fresh_database("ctl_empty")
         report = self.ctl_json("migrate", config=config)
@@ -457,9 +489,9 @@ class MigrateTest(TrackerctlTestCase):
 
 class GrantsTest(TrackerctlTestCase):
     """`trackerctl grants` on a database of its own: the migrating account migrates it with
-    what it says, is locked (the triggers still run as it), and the serving account, with the
-    table grants and nothing else, registers, serves announces through tracker-fcgi, completes,
-    cleans up and removes."""
+    what it says, moves the triggers to the serving account (--definer) and is dropped, and the
+    serving account, with the table grants and nothing else, registers, serves announces
+    through tracker-fcgi, completes, cleans up and removes."""
 
     DB = "tracker_grants"
 
@@ -482,6 +514,10 @@ class GrantsTest(TrackerctlTestCase):
         mariadb_in(DB_NAME, "DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS "
                    "'grants_run'@'localhost', 'grants_mig'@'localhost';" % self.DB)
 
+    def trigger_definers(self):
+        return set(mariadb_in(self.DB, "SELECT DISTINCT DEFINER FROM information_schema.TRIGGERS "
+                              "WHERE TRIGGER_SCHEMA = DATABASE()").split())
+
     def fcgi(self, query):
         env = dict(os.environ, REQUEST_METHOD="GET", SCRIPT_NAME="/announce",
                    QUERY_STRING=query, REMOTE_ADDR="127.0.0.1")
@@ -494,13 +530,30 @@ class GrantsTest(TrackerctlTestCase):
         statements = [line for line in out.splitlines() if line.startswith("GRANT ")]
         migrating = [g for g in statements if "'grants_mig'@'localhost'" in g]
         serving = [g for g in statements if "'grants_run'@'localhost'" in g]
-        self.assertEqual(len(migrating), 1, out)
+        self.assertEqual(len(migrating), 2, out)
         self.assertGreaterEqual(len(serving), 7, out)
         self.assertFalse(any(".* TO 'grants_run'" in g for g in serving), out)
+        self.assertLess(statements.index(migrating[-1]), statements.index(serving[0]), out)
+        self.assertIn("--definer 'grants_run'@'localhost'", out)
+
+        # With less than its grants the dry run names what the migrating account lacks.
+        mariadb_in(DB_NAME, "GRANT SELECT ON %s.* TO 'grants_mig'@'localhost'" % self.DB)
+        lacking = self.ctl_json("migrate", "--dry-run", config=self.mig_config)
+        self.assertTrue(lacking["ok"], lacking)
+        self.assertIn("TRIGGER", lacking["privilegesMissing"])
         mariadb_in(DB_NAME, " ".join(migrating))
+        planned = self.ctl_json("migrate", "--dry-run", config=self.mig_config)
+        self.assertEqual(planned["privilegesMissing"], [], planned)
+        self.assertEqual(planned["account"], "grants_mig@localhost")
+
+        # Migrated as itself first (as a site did before --definer), then the triggers moved
+        # to the serving account, so that the migrating one can be dropped.
         self.ctl("migrate", config=self.mig_config)
-        mariadb_in(DB_NAME, " ".join(serving) + " ALTER USER 'grants_mig'@'localhost' "
-                   "ACCOUNT LOCK;")
+        self.assertEqual(self.trigger_definers(), {"grants_mig@localhost"})
+        out, _ = self.ctl("migrate", "--definer", "grants_run@localhost", config=self.mig_config)
+        self.assertIn("triggers now run as 'grants_run'@'localhost'", out)
+        self.assertEqual(self.trigger_definers(), {"grants_run@localhost"})
+        mariadb_in(DB_NAME, " ".join(serving) + " DROP USER 'grants_mig'@'localhost';")
 
         info_hash = os.urandom(20)
         self.ctl("add", info_hash.hex(), "--name", "granted", config=self.run_config)
