@@ -752,6 +752,12 @@ class SwitchOverTest(unittest.TestCase):
                                   6703, supportcrypto="1")
         self.assertEqual((status, peers_of(answer)), (200, [6701, 6702]))
         self.assertEqual(scrape(STATE["site_port"], "/scrape.php", info_hash), (1, 2, 0))
+        # And the PHP's account and its sql_mode line go: nothing of ours used them.
+        set_init_connect("")
+        sql("DROP USER '%s'@'localhost'" % PHP_USER, database="")
+        answer = fcgi_announce(info_hash, "sw4", 0, 6704, "started")
+        written()
+        self.assertEqual(scrape(STATE["site_port"], "/scrape", info_hash), (2, 2, 0))
 
 
 def load_tests(loader, tests, pattern):
