@@ -27,8 +27,8 @@ import unittest
 
 import test_clients
 from test_clients import LibtorrentClient, diagnostics, make_torrent, register_torrent, wait_for
-from trackerclient import (Tracker, bdecode, compact_peers, encode_libtorrent, mariadb, register,
-                           settle)
+from trackerclient import (Tracker, bdecode, compact_peers, encode_all, encode_libtorrent, mariadb,
+                           query, register, settle)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED_SOCKET_DIR = "/run/tracker"
@@ -458,6 +458,213 @@ DocumentRoot "{docroot}"
     def counts(self, info_hash):
         entry = self.scrape([info_hash])[b"files"][info_hash]
         return entry[b"complete"], entry[b"incomplete"], entry[b"downloaded"]
+
+
+def non_loopback_address():
+    """An address of this machine other than the loopback (to be refused /tracker/stats from),
+    or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: it only picks a source address
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+class SiteConfTest(unittest.TestCase):
+    """deploy/apache/tracker.conf (what a site enables with a2enconf) included in a server
+    whose ONE virtual host serves the site's own page and, through the shipped .htaccess, the
+    tracker: announce and scrape with and without .php, at a prefix too, and /tracker/stats
+    and /tracker/metrics from the loopback only. The worker's socket is not the default one:
+    TRACKER_SOCKET, defined before the conf is read, is the only thing that names it."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root: Apache switches to www-data")
+        cls.apache = apache_binary()
+        if cls.apache is None:
+            raise AssertionError("apache2 not found: apt-get install apache2-bin")
+        cls.fcgi = tracker_fcgi_binary()
+        web_gid = grp.getgrnam(WEB_USER).gr_gid
+        base = state_base()
+        cls.state = (base + "-site-conf") if base else tempfile.mkdtemp(
+            prefix="tracker-e2e-apache-conf-state-")
+        shutil.rmtree(cls.state, ignore_errors=True)
+        os.makedirs(cls.state)
+        cls.docroot = tempfile.mkdtemp(prefix="tracker-e2e-apache-site-")
+        cls.addClassCleanup(shutil.rmtree, cls.docroot, True)
+        os.chmod(cls.docroot, 0o755)
+        with open(os.path.join(cls.docroot, "index.html"), "w") as f:
+            f.write("the site's own page\n")
+        os.makedirs(os.path.join(cls.docroot, "tracker"), mode=0o755)
+        for directory in (cls.docroot, os.path.join(cls.docroot, "tracker")):
+            shutil.copy(os.path.join(ROOT, ".htaccess"), os.path.join(directory, ".htaccess"))
+        for path in glob_files(cls.docroot):
+            os.chmod(path, 0o644)
+        # Not /run/tracker: only TRACKER_SOCKET leads Apache here.
+        cls.socket_dir = tempfile.mkdtemp(prefix="tracker-e2e-apache-sock-")
+        cls.addClassCleanup(shutil.rmtree, cls.socket_dir, True)
+        cls.socket = os.path.join(cls.socket_dir, "site-tracker.sock")
+        cls.logs = [os.path.join(cls.state, n) for n in ("error.log", "access.log",
+                                                         "apache2.stderr", "tracker-fcgi.log")]
+
+        config = os.path.join(cls.state, "tracker.json")
+        with open(config, "w") as f:
+            json.dump({"database": {"socket": os.environ["TRACKER_TEST_DB_SOCKET"],
+                                    "user": "root", "password": "",
+                                    "name": os.environ["TRACKER_TEST_DB_NAME"]},
+                       "workers": 4, "poolSize": 2, "listen": cls.socket}, f, indent=2)
+        with open(cls.logs[3], "ab") as log:
+            worker = subprocess.Popen([cls.fcgi, "--config", config], stdin=subprocess.DEVNULL,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        cls.addClassCleanup(stop_pid, worker, 15, "tracker-fcgi (the site conf's)", cls.logs[3])
+        wait_until("tracker-fcgi's socket", lambda: os.path.exists(cls.socket)
+                   or worker.poll() is not None, cls.diagnostics)
+        os.chown(cls.socket, -1, web_gid)
+        os.chmod(cls.socket, 0o770)
+        os.chown(cls.socket_dir, -1, web_gid)
+        os.chmod(cls.socket_dir, 0o750)
+
+        cls.port = free_port()
+        cls.other = non_loopback_address()
+        listen = "Listen 127.0.0.1:%d\n" % cls.port
+        if cls.other:
+            listen += "Listen %s:%d\n" % (cls.other, cls.port)
+        modules = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULE_DIR, m)
+                            for m in MODULES + ["authz_host"])
+        conf = os.path.join(cls.state, "apache2.conf")
+        with open(conf, "w") as f:
+            f.write("""# Generated by tests/e2e/test_apache.py (SiteConfTest): a site's Apache with
+# deploy/apache/tracker.conf enabled and the socket path set before it, as its comments say.
+ServerRoot "{state}"
+ServerName 127.0.0.1
+{listen}PidFile "{state}/apache2.pid"
+DefaultRuntimeDir "{state}"
+Mutex file:{state} default
+ErrorLog "{state}/error.log"
+LogLevel warn
+LogFormat "%h \\"%r\\" %>s %b" site
+CustomLog "{state}/access.log" site
+User {user}
+Group {user}
+{modules}
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 1
+MaxSpareThreads 16
+TypesConfig /etc/mime.types
+AccessFileName .htaccess
+DirectoryIndex index.html
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<FilesMatch "^\\.ht">
+    Require all denied
+</FilesMatch>
+
+# conf-enabled/tracker-socket.conf, then conf-enabled/tracker.conf
+Define TRACKER_SOCKET {socket}
+Include "{root}/deploy/apache/tracker.conf"
+
+<VirtualHost *:{port}>
+    DocumentRoot "{docroot}"
+    <Directory "{docroot}">
+        AllowOverride FileInfo
+        Options FollowSymLinks
+        Require all granted
+    </Directory>
+</VirtualHost>
+""".format(state=cls.state, listen=listen, port=cls.port, user=WEB_USER, modules=modules,
+           socket=cls.socket, root=ROOT, docroot=cls.docroot))
+        with open(cls.logs[2], "ab") as log:
+            apache = subprocess.Popen([cls.apache, "-f", conf, "-DFOREGROUND"],
+                                      stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        cls.addClassCleanup(stop_pid, apache, 10)
+
+        def answers():
+            if apache.poll() is not None:
+                raise AssertionError("Apache exited\n" + cls.diagnostics())
+            try:
+                with socket.create_connection(("127.0.0.1", cls.port), timeout=1):
+                    return True
+            except OSError:
+                return False
+        wait_until("Apache on 127.0.0.1:%d" % cls.port, answers, cls.diagnostics)
+        cls.site = Tracker(port=cls.port)
+
+    @classmethod
+    def diagnostics(cls):
+        return "".join(tail(path) for path in cls.logs)
+
+    def test_the_site_page_and_the_tracker_from_one_virtual_host(self):
+        browser = "Mozilla/5.0 (X11; Linux x86_64)"
+        status, _, body = self.site.get("/index.html", user_agent=browser)
+        self.assertEqual((status, body), (200, b"the site's own page\n"))
+        self.assertEqual(self.site.get("/", user_agent=browser)[2], b"the site's own page\n")
+
+        info_hash = os.urandom(20)
+        register_here(info_hash, "site conf")
+        first = peer(info_hash, 7401, 0, "sc1", event="started")
+        for path in ("/announce", "/announce.php", "/tracker/announce", "/tracker/announce.php"):
+            status, _, body = self.site.get(path + "?" + query(first))
+            self.assertEqual(status, 200, (path, body, self.diagnostics()))
+            answer = bdecode(body)
+            self.assertNotIn(b"failure reason", answer, path)
+            self.assertIn(b"external ip", answer, path)  # the worker's answer
+        settle()
+        answer = bdecode(self.site.get("/tracker/announce.php?" + query(
+            peer(info_hash, 7402, 5, "sc2")))[2])
+        self.assertEqual(compact_peers(answer[b"peers"]), [("127.0.0.1", 7401)])
+        settle()
+        for path in ("/scrape", "/scrape.php", "/tracker/scrape", "/tracker/scrape.php"):
+            status, _, body = self.site.get(path + "?info_hash=" + encode_all(info_hash))
+            self.assertEqual(status, 200, (path, body))
+            files = bdecode(body)[b"files"]
+            self.assertEqual((files[info_hash][b"complete"], files[info_hash][b"incomplete"]),
+                             (1, 1), path)
+        self.assertEqual(self.site.get("/announce.php", user_agent=browser)[0], 403)
+
+    def test_stats_and_metrics_for_the_loopback_only(self):
+        status, _, body = self.site.get("/tracker/stats")
+        self.assertEqual(status, 200, (body, self.diagnostics()))
+        self.assertIn("pid", json.loads(body))
+        status, _, body = self.site.get("/tracker/metrics")
+        self.assertEqual(status, 200, (body, self.diagnostics()))
+        self.assertIn(b"# TYPE", body)
+        if self.other is None:
+            self.skipTest("no address but the loopback to be refused from")
+        outside = Tracker(host=self.other, port=self.port)
+        for path in ("/tracker/stats", "/tracker/metrics"):
+            self.assertEqual(outside.get(path)[0], 403, path)
+        self.assertEqual(outside.get("/index.html")[0], 200)
+
+    def test_the_socket_is_the_defined_one(self):
+        # The worker's own log says it serves on the non-default path, and no /run/tracker
+        # socket takes part: the requests above reached it through TRACKER_SOCKET alone.
+        with open(self.logs[3], "rb") as f:
+            self.assertIn(b"serving on " + self.socket.encode(), f.read())
+        self.assertEqual(self.site.get("/tracker/stats")[0], 200)
+        with open(self.logs[0], "rb") as f:
+            self.assertNotIn(b"is not defined", f.read())
+
+
+def glob_files(top):
+    return [os.path.join(d, n) for d, _, names in os.walk(top) for n in names]
+
+
+def wait_until(what, check, diagnostics, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not after %d s\n%s" % (what, timeout, diagnostics()))
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
