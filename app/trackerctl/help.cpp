@@ -116,10 +116,10 @@ const std::map<std::string, std::string> kCommandHelp = {
      "  --dry-run          change nothing: say what each step would do to which table, how\n"
      "                     long it is expected to take at the table's size, what the site's\n"
      "                     writers would wait for, and the privileges it needs\n"
-     "  --definer U@H      create the triggers to run as this account (and move existing ones\n"
-     "                     to it): the serving account, so that the migrating one may be\n"
-     "                     dropped afterwards; needs SET USER (or SUPER) when it is another\n"
-     "                     account than the one migrating\n"},
+     "  --definer U@H      once migrated, move every trigger to run as this account: the\n"
+     "                     serving one, with its GRANTs given, so that the migrating one may\n"
+     "                     be dropped; checked at once with writes it rolls back (the\n"
+     "                     triggers come back if it cannot run them); needs SET USER\n"},
 };
 
 }  // namespace

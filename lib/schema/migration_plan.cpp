@@ -179,6 +179,10 @@ MigrationPlan planMigrations(db::ConnectionPool& pool, const std::vector<SqlFile
     }
     DbSession& session = leased.lease->session();
     try {
+        if (std::string other = notMariaDb(session); !other.empty()) {
+            plan.error = other;
+            return plan;
+        }
         std::unique_ptr<sql::ResultSet> who(
             session.statement("SELECT CURRENT_USER(), @@log_bin, @@log_bin_trust_function_creators")
                 .executeQuery());

@@ -234,8 +234,7 @@ std::string failedAt(const SqlFile& file, const SqlStatement& statement, const s
 }
 
 // Applies one file, each statement as its directive says; "" on success, else what failed.
-std::string applyFile(DbSession& session, const SqlFile& file, const MigrationOptions& options,
-                      std::vector<StepTiming>& steps) {
+std::string applyFile(DbSession& session, const SqlFile& file, std::vector<StepTiming>& steps) {
     auto split = splitSqlStatements(file.text);
     if (auto* failure = std::get_if<SqlSplitError>(&split)) {
         return std::string(file.name) + " line " + std::to_string(failure->line) + ": " +
@@ -270,10 +269,7 @@ std::string applyFile(DbSession& session, const SqlFile& file, const MigrationOp
                 timing.what = std::string(file.name) + ": " + timing.what;
                 steps.push_back(timing);
             } else {
-                executeRetryingLocks(session.connection(),
-                                     options.definer.empty()
-                                         ? statement.text
-                                         : withDefiner(statement.text, options.definer));
+                executeRetryingLocks(session.connection(), statement.text);
             }
         } catch (const sql::SQLException& error) {
             if (isConnectionLost(error))
@@ -288,8 +284,7 @@ std::string applyFile(DbSession& session, const SqlFile& file, const MigrationOp
     return "";
 }
 
-void migrateOn(DbSession& session, const std::vector<SqlFile>& files,
-               const MigrationOptions& options, MigrationReport& report) {
+void migrateOn(DbSession& session, const std::vector<SqlFile>& files, MigrationReport& report) {
     std::vector<std::string> tablesBefore = tableNames(session);
     std::set<unsigned> recorded = recordedVersions(session, tablesBefore);
     std::set<unsigned> known;
@@ -301,8 +296,7 @@ void migrateOn(DbSession& session, const std::vector<SqlFile>& files,
             report.alreadyApplied.emplace_back(file.name);
             continue;
         }
-        if (std::string failure = applyFile(session, file, options, report.steps);
-            !failure.empty()) {
+        if (std::string failure = applyFile(session, file, report.steps); !failure.empty()) {
             report.error = failure;
             break;
         }
@@ -319,6 +313,16 @@ void migrateOn(DbSession& session, const std::vector<SqlFile>& files,
 }
 
 }  // namespace
+
+std::string notMariaDb(DbSession& session) {
+    std::unique_ptr<sql::ResultSet> row(session.statement("SELECT VERSION()").executeQuery());
+    std::string version = row->next() ? row->getString(1).asStdString() : "";
+    if (version.find("MariaDB") != std::string::npos)
+        return "";
+    return "the server is " + version +
+           ", not MariaDB: the migrations use MariaDB's syntax (CREATE OR REPLACE TRIGGER, "
+           "ADD ... IF NOT EXISTS) and are tested on MariaDB 10.11 only";
+}
 
 std::set<unsigned> appliedMigrationVersions(DbSession& session) {
     return recordedVersions(session, tableNames(session));
@@ -351,6 +355,10 @@ MigrationReport applyMigrations(ConnectionPool& pool, const std::vector<SqlFile>
     }
     DbSession& session = leased.lease->session();
     try {
+        if (std::string other = notMariaDb(session); !other.empty()) {
+            report.error = other;
+            return report;
+        }
         std::unique_ptr<sql::ResultSet> locked(session.statement(kTakeLock).executeQuery());
         if (!locked->next() || locked->getInt(1) != 1) {
             report.error = "another `trackerctl migrate` holds the migration lock on this database";
@@ -358,9 +366,15 @@ MigrationReport applyMigrations(ConnectionPool& pool, const std::vector<SqlFile>
         }
         locked.reset();
         prepareMigrationSession(session.connection());
-        migrateOn(session, files, options, report);
-        if (report.ok && !options.definer.empty())
-            report.redefinedTriggers = redefineTriggers(session.connection(), options.definer);
+        migrateOn(session, files, report);
+        if (report.ok && !options.definer.empty()) {
+            DefinerMove moved = moveTriggersTo(session.connection(), options.definer);
+            report.redefinedTriggers = moved.triggers;
+            if (!moved.error.empty()) {
+                report.ok = false;
+                report.error = moved.error;
+            }
+        }
         std::unique_ptr<sql::ResultSet> released(session.statement(kReleaseLock).executeQuery());
     } catch (const sql::SQLException& error) {
         if (isConnectionLost(error))

@@ -57,10 +57,14 @@ struct MigrationReport {
 };
 
 struct MigrationOptions {
-    // The account the triggers run as ('user'@'host', see trigger_definer.h); "" for the
-    // migrating account itself. Given, every trigger of the database is moved to it.
+    // Once migrated (the triggers created as the migrating account, whose privileges the
+    // migration's own writes need), every trigger of the database is moved to this account
+    // ('user'@'host', see trigger_definer.h), if it can run them; "" leaves them.
     std::string definer;
 };
+
+// "" on MariaDB; else why the migrations refuse this server (MySQL speaks another dialect).
+std::string notMariaDb(db::DbSession& session);
 
 // The versions tracker_schema records (none on a PHP tracker's database).
 std::set<unsigned> appliedMigrationVersions(db::DbSession& session);

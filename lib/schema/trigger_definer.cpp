@@ -50,19 +50,6 @@ std::optional<std::string> parseAccount(std::string_view text) {
     return "'" + std::string(user) + "'@'" + std::string(host) + "'";
 }
 
-std::string withDefiner(const std::string& statement, const std::string& account) {
-    std::string head = upper(statement.substr(0, 40));
-    for (const char* prefix : {"CREATE OR REPLACE TRIGGER ", "CREATE TRIGGER "}) {
-        std::string p(prefix);
-        if (head.rfind(p, 0) == 0) {
-            std::size_t trigger = p.size() - std::string("TRIGGER ").size();
-            return statement.substr(0, trigger) + "DEFINER = " + account + " " +
-                   statement.substr(trigger);
-        }
-    }
-    return statement;
-}
-
 std::vector<std::string> redefineTriggers(sql::Connection& connection, const std::string& account) {
     std::unique_ptr<sql::PreparedStatement> list(connection.prepareStatement(
         "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
@@ -104,6 +91,64 @@ std::vector<std::string> redefineTriggers(sql::Connection& connection, const std
         statement->execute("SET SESSION sql_mode = @tracker_saved_sql_mode");
     }
     return names;
+}
+
+namespace {
+
+// Writes that fire every trigger of ours: a torrent registered, a peer joining it, turning
+// seeder, the torrent completed once, the peer leaving, the torrent removed.
+const char* const kProbe[] = {
+    "INSERT INTO torrents (infohash, name) VALUES (UNHEX(SHA1(CONCAT('trackerctl probe ', "
+    "CONNECTION_ID(), NOW(6)))), 'trackerctl definer probe')",
+    "SET @tracker_probe_tid = LAST_INSERT_ID()",
+    "INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (@tracker_probe_tid, "
+    "'probe', '-TC0000-definerprobe', '192.0.2.1', 1, 1)",
+    "UPDATE peers SET residual = 0 WHERE tid = @tracker_probe_tid",
+    "UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = @tracker_probe_tid",
+    "DELETE FROM peers WHERE tid = @tracker_probe_tid",
+    "DELETE FROM torrents WHERE tid = @tracker_probe_tid",
+};
+
+std::string probe(sql::Connection& connection) {
+    std::unique_ptr<sql::Statement> statement(connection.createStatement());
+    statement->execute("START TRANSACTION");
+    std::string failure;
+    try {
+        for (const char* text : kProbe)
+            statement->execute(text);
+    } catch (const sql::SQLException& error) {
+        failure = "database error " + std::to_string(error.getErrorCode()) + ": " + error.what();
+    }
+    statement->execute("ROLLBACK");
+    return failure;
+}
+
+}  // namespace
+
+DefinerMove moveTriggersTo(sql::Connection& connection, const std::string& account) {
+    DefinerMove move;
+    std::string self;
+    {
+        std::unique_ptr<sql::Statement> statement(connection.createStatement());
+        std::unique_ptr<sql::ResultSet> row(statement->executeQuery("SELECT CURRENT_USER()"));
+        row->next();
+        std::string current = row->getString(1).asStdString();
+        std::size_t at = current.rfind('@');
+        self = "'" + current.substr(0, at) + "'@'" + current.substr(at + 1) + "'";
+    }
+    move.triggers = redefineTriggers(connection, account);
+    if (move.triggers.empty())
+        return move;
+    std::string failure = probe(connection);
+    if (failure.empty())
+        return move;
+    redefineTriggers(connection, self);
+    move.error = "the triggers cannot run as " + account + " (" + failure + "): they run as " +
+                 self +
+                 " again. Give that account the serving GRANTs `trackerctl grants` prints, "
+                 "then run `migrate --definer` again";
+    move.triggers.clear();
+    return move;
 }
 
 }  // namespace tracker::schema

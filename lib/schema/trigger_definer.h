@@ -16,12 +16,20 @@ namespace tracker::schema {
 // is empty or holds anything but letters, digits and _ . - % (host wildcards).
 std::optional<std::string> parseAccount(std::string_view text);
 
-// `CREATE [OR REPLACE] TRIGGER ...` with `DEFINER = account` put in; any other statement as is.
-std::string withDefiner(const std::string& statement, const std::string& account);
-
 // Re-creates, with `account` as definer, each trigger of the database whose definer is another
-// one (a database migrated before, by another account); returns their names. Each keeps its
-// own sql_mode. A trigger is replaced in one statement: no write goes without it.
+// one; returns their names. Each keeps its own sql_mode and is replaced in one statement: no
+// write goes without it.
 std::vector<std::string> redefineTriggers(sql::Connection& connection, const std::string& account);
+
+struct DefinerMove {
+    std::vector<std::string> triggers;  // moved to the account
+    std::string error;                  // "" when it can run them; else why they came back
+};
+
+// Moves the triggers to `account`, then fires each of them once in a transaction it rolls
+// back (a torrent and a peer written, changed and removed): a definer that lacks a privilege
+// its triggers need fails that write, and the triggers go back to the migrating account, so
+// that the site's writes fail only for those milliseconds.
+DefinerMove moveTriggersTo(sql::Connection& connection, const std::string& account);
 
 }  // namespace tracker::schema

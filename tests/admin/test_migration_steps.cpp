@@ -62,17 +62,6 @@ TEST_CASE("an account for --definer is quoted, and anything else in it refused")
     }
 }
 
-TEST_CASE("a definer goes into trigger statements only") {
-    CHECK(withDefiner("CREATE OR REPLACE TRIGGER t BEFORE INSERT ON peers FOR EACH ROW SET @x = 1",
-                      "'a'@'b'") ==
-          "CREATE OR REPLACE DEFINER = 'a'@'b' TRIGGER t BEFORE INSERT ON peers FOR EACH ROW "
-          "SET @x = 1");
-    CHECK(
-        withDefiner("create trigger t after delete on peers for each row set @x = 1", "'a'@'b'") ==
-        "create DEFINER = 'a'@'b' trigger t after delete on peers for each row set @x = 1");
-    CHECK(withDefiner("CREATE TABLE t (a INT)", "'a'@'b'") == "CREATE TABLE t (a INT)");
-}
-
 TEST_CASE("a dry run tells each kind of step by what the site's writers see") {
     auto shape = [](const char* text, const char* directive = "") {
         return shapeOf(SqlStatement{text, 1, directive});

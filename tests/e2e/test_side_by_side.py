@@ -8,8 +8,10 @@ Each test says which step of the README's "Moving a live site from the PHP track
   1 back up             setUpModule: mariadb-dump of the PHP's database, restored and compared
   2 install             the built binaries (TRACKER_FCGI, TRACKERCTL, TRACKER_CRON)
   3 accounts (grants)   setUpModule: `trackerctl grants` printed and run, nothing more
-  4 migrate             setUpModule: `trackerctl migrate` as the migrating account, the PHP
-                        serving before and after; MigratedWhileLiveTest
+  4 migrate             setUpModule: `trackerctl migrate` as the migrating account, the
+                        serving GRANTs, `migrate --definer` (the triggers to the serving
+                        account), the migrating one dropped; the PHP serving throughout;
+                        MigratedWhileLiveTest
   5 the PHP's account   SqlModeTest: the non-strict sql_mode for the PHP's account only
   6 tracker-fcgi beside SideBySideTest, RequireCryptoTest
   7 switch the URLs     SwitchOverTest
@@ -42,7 +44,7 @@ DB = "tracker_side_by_side"
 PHP_USER = "sbs_php"
 PHP_PASSWORD = "php-pw"
 RUN_USER, RUN_PASSWORD = "sbs_run", "run-pw"      # tracker-fcgi, tracker-cron, trackerctl
-MIG_USER, MIG_PASSWORD = "sbs_mig", "mig-pw"      # trackerctl migrate (the triggers' definer)
+MIG_USER, MIG_PASSWORD = "sbs_mig", "mig-pw"      # trackerctl migrate, then dropped
 # What a site puts in its server config (README step 5): the PHP's account gets the sql_mode of
 # the MySQL 5.6 era; every other account keeps the server's strict default.
 INIT_CONNECT = ("SET SESSION sql_mode = IF(CURRENT_USER() = '%s@localhost', "
@@ -460,12 +462,16 @@ def start_stack():
     grants = [line for line in printed.splitlines() if line.startswith("GRANT ")]
     migrating = [g for g in grants if "TO '%s'@'localhost'" % MIG_USER in g]
     serving = [g for g in grants if "TO '%s'@'localhost'" % RUN_USER in g]
-    assert len(migrating) == 1 and len(serving) + 1 == len(grants), printed
+    assert len(migrating) == 2 and len(serving) + 2 == len(grants), printed
+    assert "--definer '%s'@'localhost'" % RUN_USER in printed, printed
     sql(" ".join(migrating), database="")
 
-    # Step 4, migrate, as the migrating account, the PHP serving before and after.
+    # Step 4, migrate, as the migrating account, the PHP serving before and after; the
+    # triggers run as the serving account, so the migrating one is dropped once done.
     STATE["migrate"] = trackerctl("migrate", config=STATE["mig_config"])
     sql(" ".join(serving), database="")
+    trackerctl("migrate", "--definer", "%s@localhost" % RUN_USER, config=STATE["mig_config"])
+    sql("DROP USER '%s'@'localhost'" % MIG_USER, database="")
 
     # Step 6, tracker-fcgi beside the PHP.
     start_tracker_fcgi()

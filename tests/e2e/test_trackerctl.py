@@ -550,10 +550,17 @@ class GrantsTest(TrackerctlTestCase):
         # to the serving account, so that the migrating one can be dropped.
         self.ctl("migrate", config=self.mig_config)
         self.assertEqual(self.trigger_definers(), {"grants_mig@localhost"})
+        # Not before the serving account holds what its triggers write: they come back.
+        _, err = self.ctl("migrate", "--definer", "grants_run@localhost", config=self.mig_config,
+                          expect=1)
+        self.assertIn("the triggers cannot run as 'grants_run'@'localhost'", err)
+        self.assertEqual(self.trigger_definers(), {"grants_mig@localhost"})
+        self.assertEqual(mariadb_in(self.DB, "SELECT COUNT(*) FROM torrents").strip(), "0")
+        mariadb_in(DB_NAME, " ".join(serving))
         out, _ = self.ctl("migrate", "--definer", "grants_run@localhost", config=self.mig_config)
         self.assertIn("triggers now run as 'grants_run'@'localhost'", out)
         self.assertEqual(self.trigger_definers(), {"grants_run@localhost"})
-        mariadb_in(DB_NAME, " ".join(serving) + " DROP USER 'grants_mig'@'localhost';")
+        mariadb_in(DB_NAME, "DROP USER 'grants_mig'@'localhost'")
 
         info_hash = os.urandom(20)
         self.ctl("add", info_hash.hex(), "--name", "granted", config=self.run_config)
