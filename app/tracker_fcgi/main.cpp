@@ -1,7 +1,8 @@
 // tracker-fcgi: the FastCGI worker pool. One process, `workers` threads accepting on one
 // socket, sharing one pool of database connections. SIGTERM or SIGINT: finish the requests in
 // flight, write what the write-behind holds, then exit 0. SIGHUP: read the config again and
-// take what can change while serving.
+// take what can change while serving. Under systemd (Type=notify) it says when it is ready,
+// reloading and stopping, and feeds the watchdog while it can answer.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "service/address_allowlist.h"
 #include "tracker_fcgi/options.h"
 #include "tracker_fcgi/stop_signals.h"
+#include "tracker_fcgi/systemd_notify.h"
 #include "tracker_fcgi/worker_process.h"
 #include "util/log.h"
 
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
     }
 
     tracker::app::StopSignals stopSignals;  // before any thread starts
+    tracker::app::SystemdNotify notify;
     tracker::app::WorkerProcess process(config, std::move(*statsReaders));
 
     tracker::fcgi::ServerOptions serverOptions;
@@ -143,17 +146,33 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto& server = *std::get<std::unique_ptr<tracker::fcgi::Server>>(opened);
-    stopSignals.onSignal([&server] { server.stop(); },
-                         [&options, &config, &process] { reload(options, config, process); });
-
-    tracker::util::logInfo(
+    const std::string serving =
         "serving on " +
         (serverOptions.listen.empty() ? std::string("fd 0") : serverOptions.listen) + " with " +
         std::to_string(config.workers) + " workers and " + std::to_string(config.poolSize) +
-        " database connections");
-    server.run([&process](const tracker::service::HttpRequest& request) {
-        return process.service().handle(request);
-    });
+        " database connections";
+    stopSignals.onSignal(
+        [&server, &notify] {
+            notify.stopping();
+            server.stop();
+        },
+        [&options, &config, &process, &notify, &serving] {
+            notify.reloading();
+            reload(options, config, process);
+            notify.ready(serving);
+        });
+    // A request in flight longer than the whole watchdog timeout on every thread at once is a
+    // process that no longer answers (every request is bounded by poolWaitMs and the query
+    // timeouts, seconds).
+    notify.startWatchdog(
+        [&server, &notify] { return server.responsive(notify.watchdogTimeout()); });
+
+    tracker::util::logInfo(serving);
+    server.run(
+        [&process](const tracker::service::HttpRequest& request) {
+            return process.service().handle(request);
+        },
+        [&notify, &serving] { notify.ready(serving); });
     stopSignals.join();
     process.stop();
     if (std::size_t left = process.unwritten(); left > 0)

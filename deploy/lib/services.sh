@@ -220,8 +220,8 @@ tracker_http_status() {
 
 # -------------------------------------------------------------- packages --
 
-TRACKER_PACKAGES=(cmake g++ make pkg-config libfcgi-dev libmysqlcppconn-dev zlib1g-dev
-    nlohmann-json3-dev catch2 libssl-dev mariadb-server mariadb-client
+TRACKER_PACKAGES=(cmake g++ make pkg-config libfcgi-dev libmysqlcppconn-dev libsystemd-dev
+    zlib1g-dev nlohmann-json3-dev catch2 libssl-dev mariadb-server mariadb-client
     nginx-light python3)
 
 _tk_pkg_installed() {

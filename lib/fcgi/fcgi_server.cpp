@@ -1,6 +1,7 @@
 #include "fcgi/fcgi_server.h"
 
 #include <fcgiapp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,6 +93,40 @@ void writeResponse(FCGX_Request& request, const service::HttpResponse& response)
         util::logErrorThrottled("response", "a streamed response was cut short");
 }
 
+// Sent to a serving thread to end its accept() with EINTR at stop (libfcgi's accept loop gives
+// up on EINTR once FCGX_ShutdownPending was called). A real-time signal: nothing else in the
+// process, nor an admin's kill, uses it.
+int wakeSignal() {
+    return SIGRTMIN;
+}
+
+void ignoreWake(int) {}
+
+// Installs the wake signal's handler without SA_RESTART, so that the interrupted accept()
+// returns instead of being restarted.
+void installWakeHandler() {
+    struct sigaction action {};
+    action.sa_handler = ignoreWake;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction(wakeSignal(), &action, nullptr);
+}
+
+// The wake signal is let through only while a thread waits for a request: a request being
+// answered is never interrupted (a write cut by EINTR would lose its response).
+void letWakeThrough(bool through) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, wakeSignal());
+    pthread_sigmask(through ? SIG_UNBLOCK : SIG_BLOCK, &set, nullptr);
+}
+
+std::int64_t steadyNanos() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<Server>, std::string> Server::open(const ServerOptions& options) {
@@ -103,7 +138,7 @@ std::variant<std::unique_ptr<Server>, std::string> Server::open(const ServerOpti
                 "no listening socket: give --listen (host:port or a unix socket path) or "
                 "start under a FastCGI spawner that passes the socket as fd 0");
         }
-        return std::unique_ptr<Server>(new Server(0, "", options.threads));
+        return std::unique_ptr<Server>(new Server(0, false, "", options.threads));
     }
     // A unix socket gets its mode from the umask (the systemd unit's UMask=0007 makes it 0770,
     // group www-data): who may connect is the service manager's decision, not ours.
@@ -112,7 +147,8 @@ std::variant<std::unique_ptr<Server>, std::string> Server::open(const ServerOpti
     if (fd < 0) {
         return "cannot listen on " + options.listen + ": " + std::strerror(errno);
     }
-    return std::unique_ptr<Server>(new Server(fd, isUnix ? options.listen : "", options.threads));
+    return std::unique_ptr<Server>(
+        new Server(fd, true, isUnix ? options.listen : "", options.threads));
 }
 
 Server::~Server() {
@@ -122,24 +158,77 @@ Server::~Server() {
         ::unlink(unixPath_.c_str());
 }
 
-void Server::run(const Handler& handler) {
+void Server::run(const Handler& handler, const std::function<void()>& started) {
+    installWakeHandler();
     std::vector<std::thread> threads;
     threads.reserve(threads_);
     for (unsigned i = 0; i < threads_; ++i)
         idle_.push_back(std::make_unique<IdleConnection>());
     for (unsigned i = 0; i < threads_; ++i) {
         IdleConnection& idle = *idle_[i];
-        threads.emplace_back([this, &handler, &idle] { serve(handler, idle); });
+        threads.emplace_back([this, &handler, &idle] {
+            serve(handler, idle);
+            idle.finished = true;
+        });
+        idle.thread = threads.back().native_handle();
     }
+    running_ = true;
+    if (started)
+        started();
+    {
+        std::unique_lock<std::mutex> lock(stopMutex_);
+        stopped_.wait(lock, [this] { return stopping_.load(); });
+    }
+    wakeUntilFinished();
     for (auto& thread : threads)
         thread.join();
+    running_ = false;
+}
+
+void Server::wakeUntilFinished() {
+    // A thread between its look at the shutdown flag and accept() misses one signal: send
+    // again until it has returned.
+    for (;;) {
+        bool all = true;
+        for (auto& idle : idle_) {
+            if (!idle->finished) {
+                all = false;
+                pthread_kill(idle->thread, wakeSignal());
+            }
+        }
+        if (all)
+            return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+bool Server::responsive(std::chrono::steady_clock::duration maxRequest) const {
+    if (!running_ || stopping_)
+        return false;
+    const std::int64_t now = steadyNanos();
+    const std::int64_t limit =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(maxRequest).count();
+    for (const auto& idle : idle_) {
+        std::int64_t since = idle->busySince.load(std::memory_order_relaxed);
+        if (since == 0 || now - since < limit)
+            return true;
+    }
+    return false;
 }
 
 void Server::stop() {
-    stopping_ = true;
+    {
+        std::lock_guard<std::mutex> lock(stopMutex_);
+        stopping_ = true;
+    }
+    stopped_.notify_all();
     FCGX_ShutdownPending();
-    // Wakes every thread blocked in accept(): on Linux accept() then fails with EINVAL.
-    ::shutdown(fd_, SHUT_RDWR);
+    // A socket of our own is shut at once, so that new connections are refused (a web server
+    // with several upstreams tries another). One handed over is not ours to shut: shutting it
+    // would refuse connections for every later process that inherits it. The threads still in
+    // accept() are woken by run() (wakeUntilFinished).
+    if (ownSocket_)
+        ::shutdown(fd_, SHUT_RDWR);
     // And every thread waiting on a kept connection: its read ends, libfcgi closes the
     // connection and goes back to the (shut) listening socket. A request nginx sends on that
     // connection at this very moment is refused; nginx answers it with 502.
@@ -160,7 +249,9 @@ void Server::serve(const Handler& handler, IdleConnection& idle) {
         }
         if (stopping_)  // stop() may have looked before the fd was published
             break;
+        letWakeThrough(true);
         int accepted = FCGX_Accept_r(&request);
+        letWakeThrough(false);
         {
             std::lock_guard<std::mutex> lock(idle.mutex);
             idle.fd = -1;
@@ -174,6 +265,7 @@ void Server::serve(const Handler& handler, IdleConnection& idle) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;
         }
+        idle.busySince.store(steadyNanos(), std::memory_order_relaxed);
         service::HttpRequest plain;
         plain.method = param(request, "REQUEST_METHOD");
         plain.path = requestPath(request);
@@ -194,6 +286,7 @@ void Server::serve(const Handler& handler, IdleConnection& idle) {
         if (stopping_)
             request.keepConnection = 0;  // closed by Finish_r: nothing more comes on it
         FCGX_Finish_r(&request);
+        idle.busySince.store(0, std::memory_order_relaxed);
         served_.fetch_add(1, std::memory_order_relaxed);
     }
     FCGX_Free(&request, 0);
