@@ -176,6 +176,11 @@ class PackageTest(unittest.TestCase):
             with open(os.path.join(self.root, "usr/share/fcgi-tracker/nginx", snippet)) as f, \
                     open(os.path.join(ROOT, "deploy/nginx", snippet)) as g:
                 self.assertEqual(f.read(), g.read(), snippet)
+        for installed, source in [("apache/tracker.conf", "deploy/apache/tracker.conf"),
+                                  ("apache/htaccess", ".htaccess")]:
+            with open(os.path.join(self.root, "usr/share/fcgi-tracker", installed)) as f, \
+                    open(os.path.join(ROOT, source)) as g:
+                self.assertEqual(f.read(), g.read(), installed)
         for unit in ["tracker-fcgi.socket", "tracker-fcgi.service"]:
             self.assertTrue(os.path.isfile(os.path.join(self.root, UNITS, unit)), unit)
         with open(os.path.join(self.root, "DEBIAN/conffiles")) as f:
