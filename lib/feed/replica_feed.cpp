@@ -140,8 +140,9 @@ const SwarmReplica* ReplicaFeed::freshReplica(Clock::time_point now) const {
 bool ReplicaFeed::outage(Clock::time_point now) const {
     Clock::time_point caughtUp{Clock::duration(caughtUp_.load(std::memory_order_acquire))};
     Clock::time_point failedAt{Clock::duration(failedAt_.load(std::memory_order_acquire))};
-    return loaded_.load(std::memory_order_acquire) && failedAt > caughtUp &&
-           now - caughtUp > options_.staleAfter && now - caughtUp <= options_.outageGrace;
+    // Serving, though not caught up within staleAfter: only the outage rule lets it.
+    return loaded_.load(std::memory_order_acquire) && now - caughtUp > options_.staleAfter &&
+           servesAt(now, caughtUp, failedAt, options_);
 }
 
 void ReplicaFeed::noteFailure(const std::string& message) {
