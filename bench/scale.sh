@@ -130,7 +130,7 @@ PY
     # Until the replica is loaded, announces are answered from the database.
     n=0
     while [ "$(scale_stats "$name" "s['replica']['reloads']")" != 1 ]; do
-        body=$(curl -s "$(scale_announce_url "$name" "$peers")")
+        body=$(curl -s "$(scale_announce_url "$name" "$peers")" | tr -d '\0')
         case "$body" in *"failure reason"*) refused=$((refused + 1)) ;; d*) answered=$((answered + 1)) ;; esac
         n=$((n + 1))
         [ "$n" -lt 3000 ] || { echo "bench: the replica did not load in 10 minutes" >&2; return 1; }
