@@ -269,10 +269,16 @@ StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
     executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[0]) +
                                          " AFTER INSERT ON " + quotedName(table) +
                                          " FOR EACH ROW " + into + fromNew + ")");
+    // An update removes the old copy only when its key moved. A DELETE that finds no copy (the
+    // row is not copied yet) takes a gap lock under the PHP's REPEATABLE READ, gap locks do not
+    // exclude each other, and two writers each holding one then each inserting into the gap
+    // deadlock: one of the site's statements would fail.
+    const std::string removeMoved = "IF NEW." + pk + " <> OLD." + pk + " THEN DELETE FROM " +
+                                    quotedName(shadow) + " WHERE " + pk + " = OLD." + pk +
+                                    "; END IF; ";
     executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[1]) +
                                          " AFTER UPDATE ON " + quotedName(table) +
-                                         " FOR EACH ROW BEGIN DELETE FROM " + quotedName(shadow) +
-                                         " WHERE " + pk + " = OLD." + pk + "; " + into + fromNew +
+                                         " FOR EACH ROW BEGIN " + removeMoved + into + fromNew +
                                          "); END");
     executeRetryingLocks(connection, "CREATE TRIGGER " + quotedName(mirror[2]) +
                                          " AFTER DELETE ON " + quotedName(table) +
@@ -308,6 +314,9 @@ StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
         unsigned long long last = std::min(range->last, first + kCopyBatchRows - 1);
         retryingLocks(connection, [&] {
             Clock::time_point begun = Clock::now();
+            // Record locks only: the rows read, not the gaps around them, where the site's
+            // new rows go.
+            run(connection, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
             run(connection, "START TRANSACTION");
             read->setUInt64(1, first);
             read->setUInt64(2, last);
