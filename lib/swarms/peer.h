@@ -43,7 +43,8 @@ struct StoredPeer {
     std::uint16_t port = 0;
     bool seeder = false;
     bool requiresCrypto = false;
-    std::uint32_t pid = 0;  // its row's peers.pid, when the reader knows it (0: not known)
+    std::uint32_t pid = 0;         // its row's peers.pid, when the reader knows it (0: not known)
+    std::uint8_t writtenTick = 0;  // see WrittenTick: when this process last wrote the row
 };
 
 // The candidates of one read of a swarm. Shared, read-only: with the swarm cache on, one read

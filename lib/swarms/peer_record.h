@@ -22,11 +22,14 @@ struct PeerRecord {
     std::uint8_t flags;
     std::array<char, 20> peerId;
     std::uint8_t peerIdSize;
-    std::uint8_t unused;
+    // WrittenTick of this process's latest write of the row. Announce threads stamp it under
+    // the replica's shared lock, so it is read and written atomically.
+    std::uint8_t writtenTick;
     std::array<std::uint8_t, 16> address;  // IPv4 in the first 4
     std::uint16_t port;
 
     std::string_view uidView() const { return {uid.data(), uidSize}; }
+    void stampWritten(std::uint8_t tick) { __atomic_store_n(&writtenTick, tick, __ATOMIC_RELAXED); }
 
     // `seenMark` is 0 or kSeen: the replica's mark of the current resync.
     static PeerRecord from(const StoredPeer& peer, std::uint8_t seenMark) {
@@ -40,6 +43,7 @@ struct PeerRecord {
         record.peerIdSize = static_cast<std::uint8_t>(idBytes.size());
         record.address = peer.address.bytes;
         record.port = peer.port;
+        record.writtenTick = peer.writtenTick;
         record.flags =
             static_cast<std::uint8_t>((peer.address.isV4() ? 0 : kV6) |
                                       (peer.requiresCrypto ? kRequiresCrypto : 0) | seenMark);
@@ -57,6 +61,7 @@ struct PeerRecord {
         peer.seeder = seeder;
         peer.requiresCrypto = (flags & kRequiresCrypto) != 0;
         peer.pid = pid;
+        peer.writtenTick = __atomic_load_n(&writtenTick, __ATOMIC_RELAXED);
         return peer;
     }
 };

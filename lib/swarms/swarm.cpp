@@ -5,6 +5,8 @@
 #include <new>
 #include <utility>
 
+#include "swarms/written_tick.h"
+
 namespace tracker::swarms {
 
 Swarm::~Swarm() {
@@ -100,6 +102,9 @@ bool Swarm::put(const StoredPeer& peer, std::uint8_t seenMark, const SeededHash&
     if (known != SlotIndex::kNone) {
         if (record.pid == 0)
             record.pid = peers_[known].pid;
+        // Still a lower bound of the row's `updated`: a peer's row only moves forward.
+        if (record.writtenTick == WrittenTick::kUnknown)
+            record.writtenTick = peers_[known].writtenTick;
         if ((known < seeders_) == peer.seeder) {
             peers_[known] = record;
             return false;
@@ -186,6 +191,14 @@ void Swarm::copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t ran
         std::uint32_t at = first + (start + i) % total;
         out.push_back(peers_[at].toStored(at < seeders_));
     }
+}
+
+bool Swarm::stampWritten(std::string_view uid, std::uint8_t tick, const SeededHash& hash) {
+    std::uint32_t at = find(uid, hash);
+    if (at == SlotIndex::kNone)
+        return false;
+    peers_[at].stampWritten(tick);
+    return true;
 }
 
 std::optional<StoredPeer> Swarm::peerOf(std::string_view uid, const SeededHash& hash) const {

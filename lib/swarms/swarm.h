@@ -48,6 +48,10 @@ class Swarm {
     void copyWindow(bool leechersOnly, std::uint32_t count, std::uint32_t randomPoint,
                     std::vector<StoredPeer>& out) const;
 
+    // Stamps the WrittenTick of the peer with this uid; false when there is none. Safe beside
+    // readers (the record's tick is atomic): the replica calls it under its shared lock.
+    bool stampWritten(std::string_view uid, std::uint8_t tick, const SeededHash& hash);
+
     // The peer with this uid, when it is here.
     std::optional<StoredPeer> peerOf(std::string_view uid, const SeededHash& hash) const;
 

@@ -182,6 +182,13 @@ void SwarmReplica::clear() {
     // `blocks` (every swarm) is freed here, outside the lock.
 }
 
+void SwarmReplica::markWritten(std::uint32_t tid, std::string_view uid, std::uint8_t tick) {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    std::uint32_t slot = slotOfTid(tid);
+    if (slot != TidMap::kNone)
+        entry(slot).swarm.stampWritten(uid, tick, hash_);
+}
+
 SwarmReplica::Answer SwarmReplica::find(const protocol::InfoHash& infoHash, bool leechersOnly,
                                         std::uint32_t candidates, std::uint32_t randomPoint,
                                         std::string_view self) const {

@@ -78,6 +78,10 @@ class SwarmReplica {
     // which then brings the table's count).
     void countDownload(std::uint32_t tid);
 
+    // Stamps a WrittenTick on the peer `uid` of torrent `tid`, when it is held: this process
+    // has just written its row. Takes the shared lock only (announce threads call it).
+    void markWritten(std::uint32_t tid, std::string_view uid, std::uint8_t tick);
+
     // A resync: after beginResync(), every torrent and peer written is marked as seen;
     // endResync() then removes the ones that were not. The replica serves all along.
     void beginResync();

@@ -214,6 +214,36 @@ TEST_CASE("the asking peer is found by its uid; a write without its row keeps th
     CHECK(replica.find(hashOf(1), false, 50, 0, "u3").self->pid == 4243);
 }
 
+TEST_CASE("a peer's written tick is stamped in place and outlives the feed's rewrites") {
+    SwarmReplica replica;
+    replica.applyTorrents({torrent(1, 10)});
+    replica.apply({peer(10, 1, false)});
+    CHECK(replica.find(hashOf(1), false, 0, 0, "u1").self->writtenTick == 0);  // not known
+
+    replica.markWritten(10, "u1", 17);
+    CHECK(replica.find(hashOf(1), false, 0, 0, "u1").self->writtenTick == 17);
+    replica.markWritten(10, "u9", 18);  // not held: nothing happens
+    replica.markWritten(99, "u1", 18);  // nor in a torrent not held
+    CHECK_FALSE(replica.find(hashOf(1), false, 0, 0, "u9").self);
+
+    // The feed brings the row (it knows no tick): the row is the same one, still written then,
+    // also when the peer turned seeder.
+    auto fromFeed = peer(10, 1, true, 7000);
+    fromFeed.peer.pid = 5;
+    replica.apply({fromFeed});
+    auto self = replica.find(hashOf(1), false, 0, 0, "u1").self;
+    CHECK(self->writtenTick == 17);
+    CHECK(self->port == 7000);
+    // This process's own changed announce brings its own tick.
+    auto own = peer(10, 1, true, 7001);
+    own.peer.writtenTick = 40;
+    replica.apply({own});
+    CHECK(replica.find(hashOf(1), false, 0, 0, "u1").self->writtenTick == 40);
+    // Gone and back: a new row, not known to be written.
+    replica.apply({gone(10, 1), peer(10, 1, false)});
+    CHECK(replica.find(hashOf(1), false, 0, 0, "u1").self->writtenTick == 0);
+}
+
 TEST_CASE("the registry follows changes: register, ban, unban, count, re-key, remove") {
     SwarmReplica replica;
     replica.applyTorrents({torrent(1, 10)});
