@@ -14,10 +14,13 @@ struct WriterStats {
     std::uint64_t immediate = 0;      // completions written before their answer
     std::uint64_t failedFlushes = 0;  // batches kept for the next try (database down)
     std::uint64_t dropped = 0;        // writes given up when the queue was full
+    std::uint64_t held = 0;           // re-announces held back (see PeerWriter::hold)
+    std::uint64_t touched = 0;        // rows written for held re-announces
     // The flushes' time in the database, all told: each holds the feed's numbering lock that
     // long, and every process's flushes take turns on it.
     std::chrono::microseconds flushTime{0};
     std::size_t pending = 0;  // queued or being written: not in the database yet
+    std::size_t heldNow = 0;  // rows with held re-announces, not written yet
 };
 
 struct ReplicaStats {

@@ -41,6 +41,7 @@ struct RepeatedStatement {
     const char* head;
     const char* row;
     const char* tail;
+    const char* separator = ", ";
     const char* of(std::size_t rows) const {
         static std::mutex mutex;
         static std::map<std::pair<const char*, std::size_t>, std::string> built;
@@ -49,7 +50,7 @@ struct RepeatedStatement {
         if (text.empty()) {
             text = head;
             for (std::size_t i = 0; i < rows; ++i) {
-                text += i == 0 ? "" : ", ";
+                text += i == 0 ? "" : separator;
                 text += row;
             }
             text += tail;
@@ -63,6 +64,9 @@ constexpr RepeatedStatement kInsertPeers{statements::kInsertPeersHead, statement
                                          statements::kInsertPeersTail};
 constexpr RepeatedStatement kFindPeers{statements::kFindPeersHead, statements::kFindPeersRow,
                                        statements::kFindPeersTail};
+constexpr RepeatedStatement kTouchPeers{statements::kTouchPeersHead, statements::kTouchPeersRow,
+                                        statements::kTouchPeersTail,
+                                        statements::kTouchPeersSeparator};
 
 sql::SQLString bytes(std::string_view data) {
     return sql::SQLString(data.data(), data.size());
@@ -207,6 +211,30 @@ void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes
     writeChunks(session, kInsertPeers, unknown, false);
 }
 
+void applyQuietTouches(DbSession& session, const std::vector<QuietTouches::Touch>& touches,
+                       QuietTouches::Clock::time_point now) {
+    if (touches.empty())
+        return;
+    session.statement(statements::kTouchTimeZone).execute();
+    for (std::size_t next = 0; next < touches.size();) {
+        std::size_t rows = chunkFor(touches.size() - next);
+        sql::PreparedStatement& touch = session.statement(kTouchPeers.of(rows));
+        unsigned column = 1;
+        for (std::size_t i = 0; i < rows; ++i) {
+            const QuietTouches::Touch& held = touches[next + i];
+            auto age = std::chrono::duration_cast<std::chrono::seconds>(now - held.heard);
+            touch.setUInt(column++, held.pid);
+            touch.setUInt(column++, held.tid);
+            touch.setString(column++, bytes(held.uid));
+            touch.setUInt64(column++, held.left);
+            touch.setUInt64(column++,
+                            static_cast<std::uint64_t>(std::max<std::int64_t>(age.count(), 0)));
+        }
+        touch.executeUpdate();  // one statement: all of its rows or none
+        next += rows;
+    }
+}
+
 }  // namespace
 
 void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
@@ -233,6 +261,8 @@ void PeerWriter::enqueue(const PeerWrite& write) {
     bool full;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (write.pid != 0)
+            touches_.cancel(write.pid);
         if (pending_.size() >= maxPending_) {
             pending_.pop_front();
             ++stats_.dropped;
@@ -244,6 +274,29 @@ void PeerWriter::enqueue(const PeerWrite& write) {
         util::logErrorThrottled("peer-writer",
                                 "the peer write queue is full (database unreachable?): the "
                                 "oldest announces are being dropped");
+}
+
+void PeerWriter::hold(const PeerWrite& write, std::chrono::steady_clock::duration wait) {
+    if (write.kind != PeerWrite::Kind::Upsert || write.completed || write.pid == 0) {
+        enqueue(write);  // not a re-announce of a known row
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (touches_.size() < maxPending_) {
+            auto now = QuietTouches::Clock::now();
+            QuietTouches::Touch touch;
+            touch.pid = write.pid;
+            touch.tid = write.tid;
+            touch.uid = write.uid;
+            touch.left = write.left;
+            touch.heard = now;
+            touches_.hold(touch, now + wait);
+            ++stats_.held;
+            return;
+        }
+    }
+    enqueue(write);  // too many held: written with the next flush
 }
 
 WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
@@ -270,7 +323,7 @@ WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
     return outcome;
 }
 
-bool PeerWriter::flush() {
+bool PeerWriter::flush(QuietTouches::Clock::time_point touchesDue) {
     std::lock_guard<std::mutex> flushing(flushing_);
     std::vector<PeerWrite> batch;
     {
@@ -280,6 +333,47 @@ bool PeerWriter::flush() {
         pending_.clear();
         inFlight_ = batch.size();
     }
+    // After the queue: a row the queue writes too had its held announce cancelled, and one
+    // written meanwhile by a later announce is not taken back by the touch.
+    return writeQueued(batch) && writeTouches(touchesDue);
+}
+
+bool PeerWriter::writeTouches(QuietTouches::Clock::time_point due) {
+    std::vector<QuietTouches::Touch> touches;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        touches = touches_.takeDue(due);
+    }
+    if (touches.empty())
+        return true;
+    // In the order every flush locks rows in (coalescePeerWrites), so that this one and
+    // another process's flush never wait on each other in a circle.
+    std::sort(touches.begin(), touches.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.tid, a.uid.view()) < std::pair(b.tid, b.uid.view());
+    });
+    auto started = QuietTouches::Clock::now();
+    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
+        applyQuietTouches(session, touches, QuietTouches::Clock::now());
+        return WorkOutcome{};
+    });
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (outcome.status != DbStatus::Ok) {
+        // Held again, due at once: a later announce of the row held since keeps its own.
+        for (const QuietTouches::Touch& touch : touches)
+            touches_.hold(touch, started);
+        ++stats_.failedFlushes;
+        util::logErrorThrottled(
+            "peer-writer",
+            "writing held re-announces failed, kept for the next try: " + outcome.message);
+        return false;
+    }
+    stats_.touched += touches.size();
+    stats_.flushTime +=
+        std::chrono::duration_cast<std::chrono::microseconds>(QuietTouches::Clock::now() - started);
+    return true;
+}
+
+bool PeerWriter::writeQueued(std::vector<PeerWrite>& batch) {
     if (batch.empty())
         return true;
     std::vector<PeerWrite> folded = coalescePeerWrites(batch);
@@ -339,7 +433,7 @@ void PeerWriter::run() {
             break;
         lock.unlock();
         try {
-            flush();
+            flush(QuietTouches::Clock::now());
         } catch (const std::exception& error) {  // not a database error: out of memory
             util::logErrorThrottled("peer-writer", std::string("flush failed: ") + error.what());
         }
@@ -366,6 +460,7 @@ PeerWriter::Stats PeerWriter::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     Stats stats = stats_;
     stats.pending = pending_.size() + inFlight_;
+    stats.heldNow = touches_.size();
     return stats;
 }
 

@@ -18,6 +18,7 @@
 #include "db/connection_pool.h"
 #include "db/session_retry.h"
 #include "feed/feed_stats.h"
+#include "feed/quiet_touches.h"
 #include "protocol/peer_address.h"
 #include "swarms/peer.h"
 
@@ -73,21 +74,28 @@ class PeerWriter {
     PeerWriter& operator=(const PeerWriter&) = delete;
 
     void enqueue(const PeerWrite& write);
+    // A re-announce that changes nothing a replica holds, of a row this process wrote a
+    // moment ago: written within `wait`, together with the row's later such announces (see
+    // QuietTouches), unless a write of the row is queued first. Anything else is queued.
+    void hold(const PeerWrite& write, std::chrono::steady_clock::duration wait);
     // Writes `write` at once, on the caller's thread, in a transaction of its own: a completion
     // is in the database before it is answered, so no crash of the process loses it, and a
     // client's retry of it finds the peer a seeder already and is not counted again. It is
     // queued as well, without its completion, so that the row ends as this announce left it
     // even when an older write of the same peer is being flushed meanwhile.
     db::WorkOutcome writeNow(const PeerWrite& write);
-    // Writes everything queued so far, on the caller's thread. False if the database failed
-    // (the writes stay queued).
-    bool flush();
+    // Writes everything queued so far, and the held announces due by `touchesDue` (all of
+    // them unless told), on the caller's thread. False if the database failed (the writes stay
+    // queued, or held and due).
+    bool flush(QuietTouches::Clock::time_point touchesDue = QuietTouches::Clock::time_point::max());
     // Stops the thread after a last flush. Called by the destructor too.
     void stop();
     Stats stats() const;
 
   private:
     void run();
+    bool writeQueued(std::vector<PeerWrite>& batch);
+    bool writeTouches(QuietTouches::Clock::time_point due);
     // After a failed chunk: `folded` from `from` on goes back in front of the queue.
     void requeue(std::vector<PeerWrite>& folded, std::size_t from, const std::string& why);
 
@@ -100,6 +108,7 @@ class PeerWriter {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<PeerWrite> pending_;
+    QuietTouches touches_;
     std::size_t inFlight_ = 0;  // writes taken by the flush under way (pending too)
     bool stopping_ = false;
     Stats stats_;

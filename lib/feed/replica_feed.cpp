@@ -374,6 +374,10 @@ void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change, bool 
         replica_.countDownload(change.tid);
 }
 
+void ReplicaFeed::markOwnWrite(std::uint32_t tid, std::string_view uid, std::uint8_t tick) {
+    replica_.markWritten(tid, uid, tick);
+}
+
 void ReplicaFeed::wake() {
     {
         std::lock_guard<std::mutex> lock(wakeMutex_);

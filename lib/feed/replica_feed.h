@@ -16,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "db/connection_pool.h"
@@ -82,6 +83,9 @@ class ReplicaFeed {
     // (which then brings the row's pid, or puts right a write that failed).
     // `completed`: the announce counted a download.
     void applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed = false);
+    // This process has just queued a write of the peer's row, which changed nothing the
+    // replica holds (see swarms::WrittenTick).
+    void markOwnWrite(std::uint32_t tid, std::string_view uid, std::uint8_t tick);
     // Waits until a pull that began at `from` or later has caught up, so that the replica
     // holds every change committed by then, and has that pull made at `from` rather than at
     // the next interval. False if none has by `deadline`, or a pull failed meanwhile (the

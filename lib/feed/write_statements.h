@@ -37,6 +37,26 @@ constexpr const char* kInsertPeersTail =
     " ON DUPLICATE KEY UPDATE peerId = VALUES(peerId), ip = VALUES(ip), port = VALUES(port), "
     "crypt = VALUES(crypt), residual = VALUES(residual), updated = NOW()";
 
+// Held re-announces (QuietTouches), many rows at once: head, kTouchPeersRow once per row
+// (separated by kTouchPeersSeparator), tail. Each row is (pid, tid, uid, residual, age): the
+// announce's `left` and how many seconds ago it came. Only a row still that peer's is touched,
+// and never made a seeder or a leecher by it (a write since may have; it stands); `updated`
+// never goes back. Nothing a replica holds changes, so the feed's trigger keeps the row's
+// number (migration 007) and no number is taken. A row gone meanwhile stays gone. The typed
+// empty first part names the columns. NOW() is taken in UTC (the session's time zone is set
+// for it): in a local zone, the hour that repeats when clocks go back would make the moment
+// an hour off.
+constexpr const char* kTouchTimeZone = "SET time_zone = '+00:00'";
+constexpr const char* kTouchPeersHead =
+    "UPDATE peers p JOIN (SELECT 0 AS pid, 0 AS tid, _binary '' AS uid, 0 AS residual, 0 AS age "
+    "FROM DUAL WHERE FALSE UNION ALL ";
+constexpr const char* kTouchPeersRow = "SELECT ?, ?, ?, ?, ?";
+constexpr const char* kTouchPeersSeparator = " UNION ALL ";
+constexpr const char* kTouchPeersTail =
+    ") AS t ON p.pid = t.pid AND p.tid = t.tid AND p.uid = t.uid "
+    "SET p.residual = IF((p.residual = 0) = (t.residual = 0), t.residual, p.residual), "
+    "p.updated = GREATEST(p.updated, NOW() - INTERVAL t.age SECOND)";
+
 // The rows of peers the batch does not know the pid of: head, kFindPeersRow once per peer
 // (comma-separated), tail. A range of (uid, tid) lookups on the unique key, read before the
 // batch's transaction takes its number.
