@@ -91,6 +91,7 @@ void reload(const FcgiOptions& options, const tracker::Config& running,
     note(config.replicaReloadSeconds != running.replicaReloadSeconds, "replicaReloadSeconds");
     note(config.meetWaitMs != running.meetWaitMs, "meetWaitMs");
     note(config.outageServeSeconds != running.outageServeSeconds, "outageServeSeconds");
+    note(config.quietWriteSeconds != running.quietWriteSeconds, "quietWriteSeconds");
     note(config.fullScrape != running.fullScrape, "fullScrape");
     note(config.fullScrapeCacheSeconds != running.fullScrapeCacheSeconds, "fullScrapeCacheSeconds");
     tracker::util::logInfo(

@@ -44,6 +44,9 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
         storeOptions.othersFlush = std::chrono::milliseconds(config.peerFlushMs);
         // A quarter of the threads at most: the others go on answering.
         storeOptions.meetWaiters = std::max<std::uint32_t>(1, config.workers / 4);
+        if (writer_)
+            storeOptions.quietWrite =
+                std::chrono::seconds(std::min(config.quietWriteSeconds, config.minInterval));
     }
     store_ = std::make_unique<store::MysqlSwarmStore>(*pool_, storeOptions);
     service_ =

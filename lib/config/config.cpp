@@ -162,6 +162,7 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.integer("replicaReloadSeconds", config.replicaReloadSeconds, 0, 86400);
     top.integer("meetWaitMs", config.meetWaitMs, 0, 5000);
     top.integer("outageServeSeconds", config.outageServeSeconds, 0, 3600);
+    top.integer("quietWriteSeconds", config.quietWriteSeconds, 0, 1000);
     top.string("listen", config.listen);
     top.integer("listenBacklog", config.listenBacklog, 1, 65535);
     top.boolean("requireKey", config.requireKey);

@@ -53,6 +53,13 @@ struct Config {
     // the replica this long after its last good pull (their writes queue; completions, which
     // must be written before they are answered, are refused). 0 = refuse at once.
     std::uint32_t outageServeSeconds = 30;
+    // With the replica on, a re-announce that changes nothing but the time and `left`, of a
+    // peer whose row this process wrote less than this long ago, is written this long after
+    // that write, folded with the peer's later such announces (the row gets the latest one's
+    // time and `left`). Never longer than minInterval, so that a held write lost with the
+    // process cannot make tracker-cron expire a peer that announces every maxInterval.
+    // 0 = write every announce within peerFlushMs.
+    std::uint32_t quietWriteSeconds = 150;
 
     // protocol
     bool requireKey = false;

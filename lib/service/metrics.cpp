@@ -53,10 +53,11 @@ std::string Metrics::json() const {
     if (writer_) {
         feed::WriterStats writer = writer_();
         out["peerWrites"] = {
-            {"pending", writer.pending},    {"written", writer.written},
-            {"flushes", writer.flushes},    {"failedFlushes", writer.failedFlushes},
-            {"dropped", writer.dropped},    {"flushMs", writer.flushTime.count() / 1000},
-            {"immediate", writer.immediate}};
+            {"pending", writer.pending},     {"written", writer.written},
+            {"flushes", writer.flushes},     {"failedFlushes", writer.failedFlushes},
+            {"dropped", writer.dropped},     {"flushMs", writer.flushTime.count() / 1000},
+            {"immediate", writer.immediate}, {"held", writer.held},
+            {"heldNow", writer.heldNow},     {"touched", writer.touched}};
     }
     if (replica_) {
         feed::ReplicaStats replica = replica_();
@@ -157,6 +158,15 @@ std::string Metrics::prometheus() const {
         header("tracker_peer_writes_dropped_total", "counter",
                "Announces dropped because the write-behind queue was full.");
         line("tracker_peer_writes_dropped_total", "", writer.dropped);
+        header("tracker_peer_writes_held_total", "counter",
+               "Re-announces that changed nothing but the time, held back to be written together.");
+        line("tracker_peer_writes_held_total", "", writer.held);
+        header("tracker_peer_writes_held", "gauge",
+               "Peer rows with held re-announces not written yet.");
+        line("tracker_peer_writes_held", "", writer.heldNow);
+        header("tracker_peer_writes_touched_total", "counter",
+               "Peer rows written for held re-announces (their time and left only).");
+        line("tracker_peer_writes_touched_total", "", writer.touched);
     }
     if (replica_) {
         feed::ReplicaStats replica = replica_();

@@ -3,6 +3,7 @@
 #include "db/peer_rows.h"
 #include "db/session_retry.h"
 #include "store/swarm_statements.h"
+#include "swarms/written_tick.h"
 
 #include <algorithm>
 #include <optional>
@@ -206,10 +207,13 @@ MysqlSwarmStore::MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions opt
 AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request, std::uint32_t tid,
                                                  const protocol::SwarmCounts& counts,
                                                  PeerList peers, std::uint32_t candidates,
-                                                 std::uint32_t pid) {
+                                                 std::uint32_t pid,
+                                                 std::chrono::steady_clock::duration holdFor) {
     AnnounceOutcome outcome;
     PeerWrite write = writeFor(request, tid, pid);
-    if (options_.writer && !write.completed) {
+    if (options_.writer && !write.completed && holdFor > holdFor.zero()) {
+        options_.writer->hold(write, holdFor);
+    } else if (options_.writer && !write.completed) {
         options_.writer->enqueue(write);
     } else if (options_.writer) {
         db::WorkOutcome written = options_.writer->writeNow(write);
@@ -234,6 +238,20 @@ AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request,
     if (request.event != AnnounceEvent::Stopped && candidates > 0)
         outcome.peers = std::move(peers);
     return outcome;
+}
+
+std::chrono::steady_clock::duration MysqlSwarmStore::quietWait(const AnnounceRequest& request,
+                                                               bool changesReplica,
+                                                               const SwarmReplica::Answer& answer,
+                                                               std::uint8_t nowTick) const {
+    if (options_.quietWrite.count() == 0 || !options_.writer || changesReplica ||
+        request.event != AnnounceEvent::Regular || !answer.self || answer.self->pid == 0)
+        return {};
+    std::optional<std::chrono::seconds> age =
+        swarms::WrittenTick::ageAtMost(answer.self->writtenTick, nowTick);
+    if (!age || *age >= options_.quietWrite)
+        return {};
+    return options_.quietWrite - *age;
 }
 
 bool MysqlSwarmStore::worthAwaitingOthers(const AnnounceRequest& request,
@@ -284,14 +302,22 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                 return outcome;
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
+            const std::uint8_t nowTick = swarms::WrittenTick::at(now);
             auto own = takeInOwnAnnounce(request, answer);
+            auto holdFor = quietWait(request, own.has_value(), answer, nowTick);
             bool wait = worthAwaitingOthers(request, answer);
-            AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
-                                                      std::move(answer.peers), candidates, pid);
+            AnnounceOutcome outcome =
+                recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
+                                candidates, pid, holdFor);
             if (outcome.status != StoreStatus::Ok)
                 return outcome;
-            if (own)
+            if (own) {
+                own->peer.peer.writtenTick = nowTick;
                 options_.replica->applyOwn(own->peer, own->completed);
+            } else if (answer.self && holdFor == holdFor.zero()) {
+                // Unchanged, and written: later re-announces may wait for a while.
+                options_.replica->markOwnWrite(answer.tid, request.uid, nowTick);
+            }
             // Written (or queued) first: the other processes' announces of this moment wait
             // for it as this one waits for theirs.
             if (wait && awaitOthers(now)) {

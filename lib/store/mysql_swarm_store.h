@@ -35,6 +35,11 @@ struct SwarmStoreOptions {
     std::chrono::milliseconds meetWait{0};
     std::chrono::milliseconds othersFlush{0};
     std::uint32_t meetWaiters = 4;
+    // A re-announce that changes nothing but the time and `left`, of a peer whose row this
+    // process wrote less than this long ago, is not written at once: the row is written once
+    // this long after that write, with the latest such announce's time and `left` (see
+    // feed::QuietTouches). Needs the writer and the replica. 0 = write every announce.
+    std::chrono::seconds quietWrite{0};
 };
 
 class MysqlSwarmStore : public SwarmStore {
@@ -58,10 +63,18 @@ class MysqlSwarmStore : public SwarmStore {
     // pulled them, and the swarm is worth reading again.
     bool awaitOthers(swarms::SwarmCache::Clock::time_point arrived);
     // Records the announce to registered torrent `tid` (its row `pid`, when known) and answers
-    // with what was read of it.
+    // with what was read of it. A `holdFor` above zero holds the write back that long at most
+    // (PeerWriter::hold).
     AnnounceOutcome recordAndAnswer(const protocol::AnnounceRequest& request, std::uint32_t tid,
                                     const protocol::SwarmCounts& counts, PeerList peers,
-                                    std::uint32_t candidates, std::uint32_t pid);
+                                    std::uint32_t candidates, std::uint32_t pid,
+                                    std::chrono::steady_clock::duration holdFor = {});
+    // How long the write of this announce may wait (zero: queue it now): a re-announce that
+    // changes nothing the replica holds, of a row this process wrote less than quietWrite ago.
+    std::chrono::steady_clock::duration quietWait(const protocol::AnnounceRequest& request,
+                                                  bool changesReplica,
+                                                  const swarms::SwarmReplica::Answer& answer,
+                                                  std::uint8_t nowTick) const;
 
     db::ConnectionPool& pool_;
     SwarmStoreOptions options_;
