@@ -188,6 +188,11 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
                            " must be 0 (read everything again only on a gap in the feed) or at "
                            "least 10"};
     }
+    if (config.quietWriteSeconds > 0 && config.quietWriteSeconds < 16) {
+        // A write's age is known to 8 seconds (swarms::WrittenTick): below 16, nothing is held.
+        return ConfigError{"key \"quietWriteSeconds\" in " + sourceName +
+                           " must be 0 (write every announce) or at least 16"};
+    }
     if (config.numwantDefault > config.numwantMax) {
         return ConfigError{sourceName + ": numwantDefault (" +
                            std::to_string(config.numwantDefault) + ") is above numwantMax (" +
