@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <vector>
+
+#include "swarms/written_tick.h"
 
 namespace tracker::app {
 
@@ -29,10 +32,20 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     }
     if (config.peerFlushMs > 0) {
         std::function<void()> afterFlush;
-        if (replica_)
+        feed::PeerWriter::TouchesWritten afterTouches;
+        if (replica_) {
             afterFlush = [this] { replica_->wake(); };
+            // A held write is a write: the row's `updated` is now at least its announce's
+            // time, and the peer's next quiet re-announces wait from there.
+            afterTouches = [this](const std::vector<feed::QuietTouches::Touch>& touches) {
+                for (const auto& touch : touches)
+                    replica_->markOwnWrite(touch.tid, touch.uid.view(),
+                                           swarms::WrittenTick::at(touch.heard));
+            };
+        }
         writer_ = std::make_unique<feed::PeerWriter>(
-            *pool_, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush));
+            *pool_, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush),
+            2048, std::move(afterTouches));
     }
     store::SwarmStoreOptions storeOptions;
     storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);

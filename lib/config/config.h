@@ -59,7 +59,7 @@ struct Config {
     // time and `left`). Never longer than minInterval, so that a held write lost with the
     // process cannot make tracker-cron expire a peer that announces every maxInterval.
     // 0 = write every announce within peerFlushMs.
-    std::uint32_t quietWriteSeconds = 150;
+    std::uint32_t quietWriteSeconds = 240;
 
     // protocol
     bool requireKey = false;

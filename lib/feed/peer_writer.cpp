@@ -245,12 +245,13 @@ void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
 
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
                        std::size_t maxPending, std::function<void()> afterFlush,
-                       std::size_t rowsPerTransaction)
+                       std::size_t rowsPerTransaction, TouchesWritten afterTouches)
     : pool_(pool),
       interval_(interval),
       maxPending_(std::max<std::size_t>(maxPending, 1)),
       rowsPerTransaction_(std::max<std::size_t>(rowsPerTransaction, 1)),
       afterFlush_(std::move(afterFlush)),
+      afterTouches_(std::move(afterTouches)),
       thread_([this] { run(); }) {}
 
 PeerWriter::~PeerWriter() {
@@ -356,20 +357,24 @@ bool PeerWriter::writeTouches(QuietTouches::Clock::time_point due) {
         applyQuietTouches(session, touches, QuietTouches::Clock::now());
         return WorkOutcome{};
     });
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (outcome.status != DbStatus::Ok) {
-        // Held again, due at once: a later announce of the row held since keeps its own.
-        for (const QuietTouches::Touch& touch : touches)
-            touches_.hold(touch, started);
-        ++stats_.failedFlushes;
-        util::logErrorThrottled(
-            "peer-writer",
-            "writing held re-announces failed, kept for the next try: " + outcome.message);
-        return false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (outcome.status != DbStatus::Ok) {
+            // Held again, due at once: a later announce of the row held since keeps its own.
+            for (const QuietTouches::Touch& touch : touches)
+                touches_.hold(touch, started);
+            ++stats_.failedFlushes;
+            util::logErrorThrottled(
+                "peer-writer",
+                "writing held re-announces failed, kept for the next try: " + outcome.message);
+            return false;
+        }
+        stats_.touched += touches.size();
+        stats_.flushTime += std::chrono::duration_cast<std::chrono::microseconds>(
+            QuietTouches::Clock::now() - started);
     }
-    stats_.touched += touches.size();
-    stats_.flushTime +=
-        std::chrono::duration_cast<std::chrono::microseconds>(QuietTouches::Clock::now() - started);
+    if (afterTouches_)
+        afterTouches_(touches);
     return true;
 }
 

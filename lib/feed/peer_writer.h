@@ -66,9 +66,12 @@ class PeerWriter {
     // `afterFlush` runs on the flushing thread after each batch is committed (the replica's
     // feed: this process's own writes are then followed at once, not at the next pull).
     // A flush writes at most `rowsPerTransaction` peers in each of its transactions.
+    // `afterTouches` runs on the flushing thread with the held announces just written (the
+    // replica's record of when each row was written).
+    using TouchesWritten = std::function<void(const std::vector<QuietTouches::Touch>&)>;
     PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
                std::size_t maxPending = 500000, std::function<void()> afterFlush = {},
-               std::size_t rowsPerTransaction = 2048);
+               std::size_t rowsPerTransaction = 2048, TouchesWritten afterTouches = {});
     ~PeerWriter();
     PeerWriter(const PeerWriter&) = delete;
     PeerWriter& operator=(const PeerWriter&) = delete;
@@ -104,6 +107,7 @@ class PeerWriter {
     std::size_t maxPending_;
     std::size_t rowsPerTransaction_;
     std::function<void()> afterFlush_;
+    TouchesWritten afterTouches_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

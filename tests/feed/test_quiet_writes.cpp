@@ -40,7 +40,12 @@ ReplicaFeed::Options handDriven() {
 // One worker process with quiet writes on: flushed and pulled by hand.
 struct Process {
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
-    PeerWriter writer{pool, 1h};
+    // Wired as tracker-fcgi wires it: a held write written is a write the replica knows of.
+    PeerWriter writer{pool, 1h, 500000, {}, 2048, [this](const auto& touches) {
+                          for (const auto& touch : touches)
+                              feed.markOwnWrite(touch.tid, touch.uid.view(),
+                                                WrittenTick::at(touch.heard));
+                      }};
     ReplicaFeed feed{pool, handDriven()};
     MysqlSwarmStore store{pool, options()};
 
@@ -244,4 +249,26 @@ TEST_CASE("a writer stopped writes what it held") {
     }
     CHECK(rowOf(torrent, "z").residual(db) == 10);
     CHECK(rowOf(torrent, "z").age(db) <= 2);
+}
+
+TEST_CASE("a held write written counts as this process's write of the row") {
+    itest::Sql db;
+    Process process;
+    REQUIRE(process.feed.catchUp());
+    auto torrent = itest::registerTorrent(db, "held, then written");
+    auto request = joined(db, process, torrent, "w", 100);
+    auto now = std::chrono::steady_clock::now();
+    process.feed.markOwnWrite(static_cast<std::uint32_t>(torrent.tid), "w",
+                              WrittenTick::at(now - 120s));
+    process.announce(request);  // 120 s into the 150: held
+    REQUIRE(process.writer.stats().heldNow == 1);
+    REQUIRE(process.writer.flush());
+    auto after = std::chrono::steady_clock::now();
+    auto self = process.feed.freshReplica(ReplicaFeed::Clock::now())
+                    ->find(torrent.hash, false, 0, 0, "w")
+                    .self;
+    REQUIRE(self);
+    // The announce's tick (a tick boundary may fall between it and now).
+    CHECK(
+        (self->writtenTick == WrittenTick::at(now) || self->writtenTick == WrittenTick::at(after)));
 }

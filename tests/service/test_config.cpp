@@ -17,10 +17,10 @@ std::string errorOf(const std::string& json) {
 
 }  // namespace
 
-TEST_CASE("quietWriteSeconds: 0 or 16 to 1000, 150 when not given") {
+TEST_CASE("quietWriteSeconds: 0 or 16 to 1000, 240 when not given") {
     auto parsed = tracker::parseConfig("{}", "test.json");
     REQUIRE(std::holds_alternative<tracker::Config>(parsed));
-    CHECK(std::get<tracker::Config>(parsed).quietWriteSeconds == 150);
+    CHECK(std::get<tracker::Config>(parsed).quietWriteSeconds == 240);
     for (const char* fine : {"0", "16", "300", "1000"}) {
         INFO(fine);
         CHECK(errorOf(std::string("{\"quietWriteSeconds\": ") + fine + "}").empty());
