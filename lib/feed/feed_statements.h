@@ -35,12 +35,14 @@ constexpr const char* kPeerFeed =
     "ORDER BY 1";
 
 // A load, a chunk at a time in primary-key order (no chunk sorted, none held long): the
-// torrents after tid ?, then the peers after pid ?, at most ? rows each.
+// torrents after tid ?, then the peers after pid ?, at most ? rows each. A peer comes with the
+// seconds since its row was written (UNIX_TIMESTAMP of a TIMESTAMP column is its stored UTC
+// value: no time zone, no hour that repeats).
 constexpr const char* kLoadTorrents =
     "SELECT tid, infohash, banned + 0, downloaded FROM torrents WHERE tid > ? ORDER BY tid "
     "LIMIT ?";
 constexpr const char* kLoadPeers =
-    "SELECT pid, tid, port, crypt + 0, seeding, ip, peerId, uid FROM peers WHERE pid > ? "
-    "ORDER BY pid LIMIT ?";
+    "SELECT pid, tid, port, crypt + 0, seeding, ip, peerId, uid, "
+    "UNIX_TIMESTAMP() - UNIX_TIMESTAMP(updated) FROM peers WHERE pid > ? ORDER BY pid LIMIT ?";
 
 }  // namespace tracker::feed::statements

@@ -196,14 +196,25 @@ TEST_CASE("a row not known to be written lately is written at once") {
     process.announce(request);
     CHECK(process.writer.stats().heldNow == 1);
     REQUIRE(process.writer.flush());
+}
 
-    // Another process's replica has not seen this process write the row: it writes at once.
-    Process other;
-    REQUIRE(other.feed.catchUp());
-    other.announce(request);
-    CHECK(other.writer.stats().heldNow == 0);
-    CHECK(other.writer.stats().pending == 1);
-    REQUIRE(other.writer.flush());
+TEST_CASE("a process that loads a row just written holds its re-announces; an old row it writes") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "loaded");
+    Process writer;
+    auto fresh = joined(db, writer, torrent, "fresh", 20);
+    auto old = joined(db, writer, torrent, "old", 400);
+    REQUIRE(writer.writer.flush());
+
+    Process restarted;  // a process started since: it knows the rows' ages from its load
+    REQUIRE(restarted.feed.catchUp());
+    restarted.announce(fresh);
+    CHECK(restarted.writer.stats().heldNow == 1);
+    restarted.announce(old);
+    CHECK(restarted.writer.stats().heldNow == 1);
+    CHECK(restarted.writer.stats().pending == 1);
+    REQUIRE(restarted.writer.flush());
+    CHECK(rowOf(torrent, "old").age(db) <= 2);
 }
 
 TEST_CASE("a held write leaves alone what others wrote since: seeding, a removal, a later time") {
