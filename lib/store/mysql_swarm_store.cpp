@@ -284,6 +284,8 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                 return outcome;
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
+            // Read before the write: whatever number the write gets is above it.
+            std::uint64_t floor = options_.replica->ownFloor();
             auto own = takeInOwnAnnounce(request, answer);
             bool wait = worthAwaitingOthers(request, answer);
             AnnounceOutcome outcome = recordAndAnswer(request, answer.tid, answer.counts,
@@ -291,7 +293,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             if (outcome.status != StoreStatus::Ok)
                 return outcome;
             if (own)
-                options_.replica->applyOwn(own->peer, own->completed);
+                options_.replica->applyOwn(own->peer, own->completed, floor);
             // Written (or queued) first: the other processes' announces of this moment wait
             // for it as this one waits for theirs.
             if (wait && awaitOthers(now)) {
