@@ -132,6 +132,9 @@ ReplicaFeed::ReplicaFeed(db::ConnectionPool& pool, Options options)
       choice_({options.replicaMaxLag, options.replicaRetry}) {
     if (options_.replicaPool != nullptr && options_.replicaLoadPool == nullptr)
         options_.replicaLoadPool = options_.replicaPool;
+    watching_ = options_.startThread && options_.replicaPool != nullptr;
+    if (watching_)
+        watcher_ = std::thread([this] { watchReplica(); });
     if (options_.startThread)
         thread_ = std::thread([this] { run(); });
 }
@@ -237,6 +240,7 @@ void ReplicaFeed::replicaFailed(Clock::time_point now, const std::string& messag
     }
     util::logErrorThrottled("replica-feed-replica",
                             "reading the database replica failed: " + message);
+    replicaDown_.store(true, std::memory_order_release);
     noteSwitch(choice_.replicaFailed(now));
     if (loading() && loadFromReplica_) {
         // Read again from the start on the primary (a resync keeps its marks): its rows are
@@ -257,13 +261,18 @@ bool ReplicaFeed::probe(Clock::time_point now) {
     knownCommitted_.store(
         std::max(knownCommitted_.load(std::memory_order_relaxed), primary.committed),
         std::memory_order_release);
-    if (!choice_.tryReplica(now))
+    // Down: tried by the watcher, when there is one; by the pulls at replicaRetry, when not.
+    bool tryNow = replicaDown_.load(std::memory_order_acquire)
+                      ? (watching_ ? replicaAnswered_.exchange(false) : choice_.tryReplica(now))
+                      : true;
+    if (!tryNow)
         return true;
     Pulled replica = readCounter(*options_.replicaPool);
     if (replica.status != DbStatus::Ok) {
         replicaFailed(now, replica.message);
         return true;
     }
+    replicaDown_.store(false, std::memory_order_release);
     lastLag_ = lag_.lagAt(Clock::now(), replica.committed);
     {
         std::lock_guard<std::mutex> lock(statsMutex_);
@@ -533,14 +542,35 @@ void ReplicaFeed::wake() {
     wake_.notify_all();
 }
 
+void ReplicaFeed::watchReplica() {
+    auto every = std::max(options_.replicaRetry, std::chrono::milliseconds(100));
+    std::unique_lock<std::mutex> lock(wakeMutex_);
+    while (!stopping_) {
+        retry_.wait_for(lock, every, [this] { return stopping_; });
+        if (stopping_ || !replicaDown_.load(std::memory_order_acquire) ||
+            replicaAnswered_.load(std::memory_order_acquire))
+            continue;
+        lock.unlock();
+        bool answered = readCounter(*options_.replicaPool).status == DbStatus::Ok;
+        if (answered) {
+            replicaAnswered_.store(true, std::memory_order_release);
+            wake();  // the next pull looks at it now
+        }
+        lock.lock();
+    }
+}
+
 void ReplicaFeed::stop() {
     {
         std::lock_guard<std::mutex> lock(wakeMutex_);
         stopping_ = true;
     }
     wake_.notify_all();
+    retry_.notify_all();
     if (thread_.joinable())
         thread_.join();
+    if (watcher_.joinable())
+        watcher_.join();
 }
 
 ReplicaFeed::Stats ReplicaFeed::stats() const {

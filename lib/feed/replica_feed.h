@@ -132,6 +132,9 @@ class ReplicaFeed {
     void replicaFailed(Clock::time_point now, const std::string& message);
     void noteSwitch(const ReadChoice::Switch& change);
     bool onReplica() const;  // where this pull reads
+    // While the replica is unreachable, a thread of its own tries it every replicaRetry, so
+    // that a connect that hangs (a host gone, nothing refusing) never holds up the pulls.
+    void watchReplica();
     db::ConnectionPool& loadPool(bool fromReplica) const;
 
     db::ConnectionPool& pool_;
@@ -174,6 +177,11 @@ class ReplicaFeed {
     std::condition_variable pulled_;       // a pull caught up, or failed
     std::atomic<Clock::rep> failedAt_{0};  // time_since_epoch of the last failure
     std::thread thread_;
+    std::condition_variable retry_;             // the watcher's wait (under wakeMutex_)
+    bool watching_ = false;                     // watcher_ runs (set before any thread)
+    std::atomic<bool> replicaDown_{false};      // left as unreachable
+    std::atomic<bool> replicaAnswered_{false};  // the watcher reached it since
+    std::thread watcher_;
 };
 
 }  // namespace tracker::feed
