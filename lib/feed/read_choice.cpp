@@ -17,14 +17,8 @@ ReadChoice::Switch ReadChoice::replicaFailed(Clock::time_point now) {
     return moveTo(Server::Primary, Reason::Down);
 }
 
-ReadChoice::Switch ReadChoice::observe(Clock::time_point, Clock::duration lag,
-                                       std::uint64_t replicaCommitted, std::uint64_t applied) {
+ReadChoice::Switch ReadChoice::observe(Clock::duration lag) {
     retryAt_ = Clock::time_point{};
-    // Behind what the feed has applied (it read the primary meanwhile): its rows would be
-    // older than the replica in memory, and its counter would look like a numbering that
-    // went back.
-    if (replicaCommitted < applied)
-        return moveTo(Server::Primary, Reason::Behind);
     Clock::duration bound = server_ == Server::Replica ? options_.maxLag : options_.maxLag / 2;
     if (lag > bound)
         return moveTo(Server::Primary, Reason::Lagging);
@@ -37,8 +31,6 @@ const char* ReadChoice::describe(Reason reason) {
             return "within its lag bound";
         case Reason::Lagging:
             return "further behind the primary than maxLagMs";
-        case Reason::Behind:
-            return "behind what this process has applied";
         case Reason::Down:
             return "unreachable";
     }

@@ -1,8 +1,8 @@
 // Which server the replica's feed reads, when a database replica is configured: the replica
-// while it is within maxLag of the primary and holds at least what the feed has applied; the
-// primary while it lags, or is unreachable (tried again every retryDown), and until it is back
-// within half of maxLag (so that a replica hovering at the bound does not flap). The sequence
-// numbers are the same on both servers, so a switch costs no reload. Pure; one thread.
+// while it is within maxLag of the primary; the primary while it lags, or is unreachable (tried
+// again every retryDown), and until it is back within half of maxLag (so that a replica
+// hovering at the bound does not flap). The sequence numbers are the same on both servers, so
+// a switch costs no reload. Pure; one thread.
 #pragma once
 
 #include <chrono>
@@ -16,7 +16,7 @@ class ReadChoice {
     using Clock = std::chrono::steady_clock;
     enum class Server { Primary, Replica };
     // Why the feed reads the primary (Fresh: it reads the replica).
-    enum class Reason { Fresh, Lagging, Behind, Down };
+    enum class Reason { Fresh, Lagging, Down };
 
     struct Options {
         Clock::duration maxLag = std::chrono::seconds(3);
@@ -36,10 +36,8 @@ class ReadChoice {
     bool tryReplica(Clock::time_point now) const { return now >= retryAt_; }
     // Reading the replica failed at `now`.
     Switch replicaFailed(Clock::time_point now);
-    // The replica's counter read `replicaCommitted`, `lag` behind the primary; the feed has
-    // applied every change up to `applied`.
-    Switch observe(Clock::time_point now, Clock::duration lag, std::uint64_t replicaCommitted,
-                   std::uint64_t applied);
+    // The replica answered, `lag` behind the primary.
+    Switch observe(Clock::duration lag);
 
     Server server() const { return server_; }
     Reason reason() const { return reason_; }

@@ -193,7 +193,10 @@ void ReplicaFeed::startLoad(bool resync) {
     // Each chunk is read as of the moment its statement runs: rows changed since the load
     // began come newer than the pulls' starting point, and the pulls that follow replay every
     // change after it in order, which lands on the same state.
-    loadFromReplica_ = options_.replicaPool != nullptr && onReplica();
+    // A resync reads where it stands at least: a replica behind what the feed applied from
+    // the primary would put older rows over newer ones that no later pull brings again.
+    loadFromReplica_ = options_.replicaPool != nullptr && onReplica() &&
+                       (!resync || replicaCommitted_ >= sequence_);
     reader_ = std::make_unique<ChunkReader>(loadPool(loadFromReplica_), options_.loadChunk);
 }
 
@@ -281,7 +284,8 @@ bool ReplicaFeed::probe(Clock::time_point now) {
     // A load on the primary finishes there; the choice waits for it.
     if (loading() && !loadFromReplica_)
         return true;
-    noteSwitch(choice_.observe(now, lastLag_, replica.committed, sequence_));
+    replicaCommitted_ = replica.committed;
+    noteSwitch(choice_.observe(lastLag_));
     return true;
 }
 
@@ -357,6 +361,12 @@ bool ReplicaFeed::pull(Clock::time_point now) {
         knownCommitted_.store(
             std::max(knownCommitted_.load(std::memory_order_relaxed), pulled.committed),
             std::memory_order_release);
+    if (fromReplica && pulled.committed < sequence_) {
+        // Back from the primary, the replica has not yet reached what the feed applied there:
+        // nothing on it is new (the lag bound keeps this short; a replica of another
+        // database never gets within it).
+        pulled.committed = pulled.upTo = sequence_;
+    }
     if (pulled.gap || pulled.committed < sequence_) {
         // Departures were pruned past this point, or the numbering went back (another
         // database): what changed since cannot be told apart. Read everything again.
