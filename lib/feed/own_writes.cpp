@@ -17,14 +17,20 @@ void OwnWrites::note(const PeerChange& change, std::uint64_t floor) {
     noted = std::max(noted, floor);
 }
 
-std::size_t OwnWrites::filter(std::vector<PeerChange>& changes,
-                              std::vector<std::uint64_t>& numbers) const {
-    if (floors_.empty())
-        return 0;
+void OwnWrites::noteCompletion(std::uint32_t tid, std::uint64_t floor) {
+    std::uint64_t& noted = completions_[tid];
+    noted = std::max(noted, floor);
+}
+
+namespace {
+
+// Keeps the changes `older` does not say are older than something noted, in order.
+template <typename Change, typename Older>
+std::size_t dropOlder(std::vector<Change>& changes, std::vector<std::uint64_t>& numbers,
+                      Older older) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < changes.size(); ++i) {
-        auto noted = floors_.find(key(changes[i].tid, changes[i].peer.uid.view()));
-        if (noted != floors_.end() && numbers[i] <= noted->second)
+        if (older(changes[i], numbers[i]))
             continue;
         if (kept != i) {
             changes[kept] = changes[i];
@@ -38,13 +44,43 @@ std::size_t OwnWrites::filter(std::vector<PeerChange>& changes,
     return dropped;
 }
 
+}  // namespace
+
+std::size_t OwnWrites::filter(std::vector<PeerChange>& changes,
+                              std::vector<std::uint64_t>& numbers) const {
+    if (floors_.empty())
+        return 0;
+    return dropOlder(changes, numbers, [this](const PeerChange& change, std::uint64_t number) {
+        auto noted = floors_.find(key(change.tid, change.peer.uid.view()));
+        return noted != floors_.end() && number <= noted->second;
+    });
+}
+
+std::size_t OwnWrites::filter(std::vector<TorrentChange>& changes,
+                              std::vector<std::uint64_t>& numbers) const {
+    if (completions_.empty())
+        return 0;
+    return dropOlder(changes, numbers, [this](const TorrentChange& change, std::uint64_t number) {
+        // A removal always lands: a completion in a torrent already gone writes nothing, so
+        // nothing newer would come to take it out.
+        if (!change.present)
+            return false;
+        auto noted = completions_.find(change.tid);
+        return noted != completions_.end() && number <= noted->second;
+    });
+}
+
 void OwnWrites::passed(std::uint64_t applied) {
-    for (auto it = floors_.begin(); it != floors_.end();) {
-        if (it->second <= applied)
-            it = floors_.erase(it);
-        else
-            ++it;
-    }
+    auto sweep = [applied](auto& noted) {
+        for (auto it = noted.begin(); it != noted.end();) {
+            if (it->second <= applied)
+                it = noted.erase(it);
+            else
+                ++it;
+        }
+    };
+    sweep(floors_);
+    sweep(completions_);
 }
 
 }  // namespace tracker::feed

@@ -48,7 +48,8 @@ struct Pulled {
     bool gap = false;             // pruned past where the reader stood: read everything
     std::vector<SwarmReplica::TorrentChange> torrents;
     std::vector<SwarmReplica::PeerChange> peers;
-    std::vector<std::uint64_t> peerNumbers;  // each peer change's sequence number
+    std::vector<std::uint64_t> peerNumbers;     // each peer change's sequence number
+    std::vector<std::uint64_t> torrentNumbers;  // each torrent change's
 };
 
 Pulled readCounter(db::ConnectionPool& pool) {
@@ -80,6 +81,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
     torrents.setUInt64(2, into.upTo);
     std::unique_ptr<sql::ResultSet> torrentRows(torrents.executeQuery());
     into.torrents.reserve(torrentRows->rowsCount());
+    into.torrentNumbers.reserve(torrentRows->rowsCount());
     while (torrentRows->next()) {
         SwarmReplica::TorrentChange change;
         change.tid = torrentRows->getUInt(3);
@@ -91,6 +93,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
             change.downloaded = torrentRows->getInt64(6);
         }
         into.torrents.push_back(change);
+        into.torrentNumbers.push_back(torrentRows->getUInt64(1));
     }
     torrentRows.reset();
 
@@ -382,7 +385,8 @@ bool ReplicaFeed::pull(Clock::time_point now) {
     std::size_t kept = 0;
     try {
         std::lock_guard<std::mutex> own(ownMutex_);
-        kept = own_.filter(pulled.peers, pulled.peerNumbers);
+        kept = own_.filter(pulled.peers, pulled.peerNumbers) +
+               own_.filter(pulled.torrents, pulled.torrentNumbers);
         replica_.applyTorrents(pulled.torrents);
         replica_.apply(pulled.peers);
         sequence_ = pulled.upTo;
@@ -537,9 +541,13 @@ void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change, bool 
         std::lock_guard<std::mutex> own(ownMutex_);
         own_.note(change, floor);
         replica_.apply({change});
-    } else {
-        replica_.apply({change});
+        if (completed) {
+            own_.noteCompletion(change.tid, floor);
+            replica_.countDownload(change.tid);
+        }
+        return;
     }
+    replica_.apply({change});
     if (completed)
         replica_.countDownload(change.tid);
 }

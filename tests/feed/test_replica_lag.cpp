@@ -129,6 +129,28 @@ TEST_CASE("older versions of an own announce are passed over until the feed is p
     CHECK(own.filter(changes, numbers) == 0);
 }
 
+TEST_CASE("a completion's count is not taken back by the torrent's older row, a removal lands") {
+    OwnWrites own;
+    own.noteCompletion(7, 200);
+    OwnWrites::TorrentChange older, other, removed, newer;
+    older.tid = 7;
+    older.downloaded = 4;
+    other.tid = 8;
+    removed.tid = 7;
+    removed.present = false;
+    newer.tid = 7;
+    newer.downloaded = 5;
+    std::vector<OwnWrites::TorrentChange> changes{older, other, removed, newer};
+    std::vector<std::uint64_t> numbers{190, 191, 192, 205};
+    CHECK(own.filter(changes, numbers) == 1);
+    REQUIRE(changes.size() == 3);
+    CHECK(changes[0].tid == 8);
+    CHECK_FALSE(changes[1].present);
+    CHECK(changes[2].downloaded == 5);
+    own.passed(200);
+    CHECK(own.empty());
+}
+
 TEST_CASE("database.replica: its own server, the primary's credentials unless given") {
     auto parse = [](const std::string& text) { return tracker::parseConfig(text, "t.json"); };
     auto config = parse(R"({"database": {"socket": "/p.sock", "user": "u", "password": "pw",

@@ -251,3 +251,31 @@ TEST_CASE("a pull from a replica behind this process's own announce does not und
     CHECK_FALSE(process.peer(torrent, "x"));
     CHECK(process.feed->stats().reloads == 1);
 }
+
+TEST_CASE("a pull from a replica behind this process's completion does not take its count back") {
+    itest::Sql db;
+    HandReplica hand(db);
+    Process process(hand.config(), 1h);
+    auto torrent = itest::registerTorrent(db, "own completion");
+    hand.replicate();
+    REQUIRE(process.feed->catchUp());
+    std::string tid = std::to_string(torrent.tid);
+    // Two changes of the torrent's row that this process has not pulled yet (the replica
+    // lags), then its own completion, counted at once.
+    db.exec("UPDATE torrents SET banned = 1 WHERE tid = " + tid);
+    db.exec("UPDATE torrents SET banned = 0 WHERE tid = " + tid);
+    REQUIRE(process.feed->catchUp());
+    hand.replicate();  // the replica gets the row as it was before the completion
+    auto completed = itest::announceFor(torrent, "done", "10.31.1.2", 0);
+    completed.event = tracker::protocol::AnnounceEvent::Completed;
+    REQUIRE(process.store->announce(completed, 51).status == StoreStatus::Ok);
+    CHECK(process.find(torrent).counts.downloaded == 1);
+    REQUIRE(process.feed->catchUp());
+    CHECK(process.find(torrent).counts.downloaded == 1);
+    CHECK(process.feed->stats().ownKept == 1);  // the torrent's feed row, passed over
+    REQUIRE(process.writer.flush());
+    hand.replicate();
+    REQUIRE(process.feed->catchUp());
+    CHECK(process.find(torrent).counts.downloaded == 1);
+    CHECK(db.scalar("SELECT downloaded FROM torrents WHERE tid = " + tid) == 1);
+}
