@@ -284,10 +284,11 @@ bool ReplicaFeed::probe(Clock::time_point now) {
         std::lock_guard<std::mutex> lock(statsMutex_);
         stats_.replicaLagMs = millis(lastLag_);
     }
+    replicaCommitted_ = replica.committed;
+    lagKnown_ = lag_.reached(replica.committed);
     // A load on the primary finishes there; the choice waits for it.
     if (loading() && !loadFromReplica_)
         return true;
-    replicaCommitted_ = replica.committed;
     noteSwitch(choice_.observe(lastLag_));
     return true;
 }
@@ -434,6 +435,11 @@ bool ReplicaFeed::stepLocked() {
                 // Where the pulls start: read before the first chunk, where the chunks are.
                 if (options_.replicaPool != nullptr && !probe(now))
                     return false;
+                // A replica whose lag is not known yet (it has not reached the primary's
+                // first sample) is given until the bound tells, rather than loaded from at
+                // an age nobody knows.
+                if (onReplica() && !lagKnown_)
+                    return true;
                 Pulled counter;
                 counter.status = DbStatus::Unavailable;
                 if (onReplica()) {

@@ -157,6 +157,7 @@ class ReplicaFeed {
     Clock::duration lastLag_{};                     // the replica's, at the last probe
     bool loadFromReplica_ = false;                  // where the load in progress reads
     std::uint64_t replicaCommitted_ = 0;            // the replica's counter at the last probe
+    bool lagKnown_ = false;                         // it had reached a primary sample then
     std::atomic<std::uint64_t> knownCommitted_{0};  // the primary's counter, last read
     std::atomic<std::uint64_t> applied_{0};         // sequence_, for the announce threads
     std::atomic<bool> readingReplica_{false};       // onReplica(), for stats()

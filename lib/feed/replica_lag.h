@@ -28,6 +28,10 @@ class ReplicaLag {
     // `now` less the newest sample it has reached; when it has reached none, at least
     // `now` less the oldest sample kept. Zero before any sample.
     Clock::duration lagAt(Clock::time_point now, std::uint64_t replicaCommitted) const;
+    // Whether the replica has reached a sample: when not, lagAt is only a lower bound.
+    bool reached(std::uint64_t replicaCommitted) const {
+        return !samples_.empty() && samples_.front().committed <= replicaCommitted;
+    }
     void clear() { samples_.clear(); }
 
   private:

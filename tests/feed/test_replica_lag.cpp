@@ -47,6 +47,8 @@ TEST_CASE("the replica's lag is the age of the newest primary sample it has reac
     // Reached no sample kept: at least as old as the oldest.
     CHECK(lag.lagAt(t0 + 510ms, 99) == 510ms);
     CHECK(lag.lagAt(t0 + 5s, 99) == 5s);
+    CHECK_FALSE(lag.reached(99));
+    CHECK(lag.reached(100));
 }
 
 TEST_CASE("an idle primary's counter, sampled again, keeps a caught-up replica at no lag") {
