@@ -19,6 +19,7 @@ Everything it starts is stopped, and its directory removed, even when a check fa
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -238,11 +239,20 @@ def setUpModule():
     STATE["passed"] = True
 
     def remove():
+        # After the workers stopped (cleanups run in reverse): under --sanitize a report in
+        # their logs fails the run, as tests/run does for the shared worker's.
+        reports = []
+        for name in ("a.log", "b.log"):
+            text = tail(os.path.join(STATE["dir"], name), 100000)
+            if re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:", text):
+                reports.append("---- %s ----\n%s" % (name, text[-6000:]))
         # The datadirs are large; kept when a check failed, for the logs.
-        if STATE["passed"]:
+        if STATE["passed"] and not reports:
             shutil.rmtree(STATE["dir"], ignore_errors=True)
         else:
             print("kept %s for its logs" % STATE["dir"])
+        if reports:
+            raise AssertionError("sanitizer report in tracker-fcgi's log:\n" + "\n".join(reports))
     unittest.addModuleCleanup(remove)
     # Whatever fails below, the servers stop (cleanups run in reverse order).
     unittest.addModuleCleanup(lambda: subprocess.run(
