@@ -297,6 +297,10 @@ bool ReplicaFeed::takeChunk(std::chrono::milliseconds wait) {
     std::optional<ChunkReader::Chunk> chunk = reader_->next(wait);
     if (!chunk) {
         if (std::optional<std::string> failure = reader_->failure()) {
+            if (loadFromReplica_) {  // the load starts again on the primary
+                replicaFailed(Clock::now(), *failure);
+                return true;
+            }
             noteFailure(*failure);
             reader_->restart();  // from the chunk that failed, after the next wait
             return false;
@@ -307,6 +311,11 @@ bool ReplicaFeed::takeChunk(std::chrono::milliseconds wait) {
         replica_.applyTorrents(chunk->torrents);
     if (!chunk->peers.empty())
         replica_.apply(chunk->peers);
+    // Read ahead, the chunk may be older than pulls applied before it: a row it holds may
+    // have changed or gone since, in a change already pulled. Those changes are read again
+    // (as the rows are now: applying them twice lands the same).
+    if (chunk->committedBefore < sequence_)
+        sequence_ = chunk->committedBefore;
     if (chunk->last)
         finishLoad();
     return true;
@@ -391,7 +400,9 @@ bool ReplicaFeed::pull(Clock::time_point now) {
         replica_.applyTorrents(pulled.torrents);
         replica_.apply(pulled.peers);
         sequence_ = pulled.upTo;
-        applied_.store(sequence_, std::memory_order_release);
+        // Never back (a chunk may set sequence_ back): what was applied stays applied.
+        applied_.store(std::max(applied_.load(std::memory_order_relaxed), sequence_),
+                       std::memory_order_release);
         own_.passed(sequence_);
     } catch (...) {  // out of memory part way: the replica is not to be trusted until reloaded
         loaded_.store(false, std::memory_order_release);
