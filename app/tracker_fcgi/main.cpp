@@ -80,6 +80,17 @@ void reload(const FcgiOptions& options, const tracker::Config& running,
              db.connectTimeoutSeconds != was.connectTimeoutSeconds ||
              db.queryTimeoutSeconds != was.queryTimeoutSeconds,
          "database");
+    const tracker::ReadReplicaConfig& rr = config.readReplica;
+    const tracker::ReadReplicaConfig& rrWas = running.readReplica;
+    note(rr.enabled != rrWas.enabled || rr.maxLagMs != rrWas.maxLagMs ||
+             rr.database.host != rrWas.database.host || rr.database.port != rrWas.database.port ||
+             rr.database.socket != rrWas.database.socket ||
+             rr.database.user != rrWas.database.user ||
+             rr.database.password != rrWas.database.password ||
+             rr.database.name != rrWas.database.name ||
+             rr.database.connectTimeoutSeconds != rrWas.database.connectTimeoutSeconds ||
+             rr.database.queryTimeoutSeconds != rrWas.database.queryTimeoutSeconds,
+         "database.replica");
     note(config.workers != running.workers, "workers");
     note(config.poolSize != running.poolSize, "poolSize");
     note(config.poolWaitMs != running.poolWaitMs, "poolWaitMs");

@@ -27,6 +27,14 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
         feedOptions.loadPool = pool_.get();  // a load reads on one of the announces' connections
         if (feedConnection)
             feedPool_ = std::make_unique<db::ConnectionPool>(config.database, 1, poolWait);
+        if (config.readReplica.enabled) {
+            // Its own two connections, on the replica: a pull and a load's chunks at once.
+            // The primary keeps one read a pull (its counter, for the replica's lag).
+            replicaPool_ =
+                std::make_unique<db::ConnectionPool>(config.readReplica.database, 2, poolWait);
+            feedOptions.replicaPool = replicaPool_.get();
+            feedOptions.replicaMaxLag = std::chrono::milliseconds(config.readReplica.maxLagMs);
+        }
         replica_ =
             std::make_unique<feed::ReplicaFeed>(feedPool_ ? *feedPool_ : *pool_, feedOptions);
     }

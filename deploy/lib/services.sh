@@ -30,7 +30,10 @@
 # mariadb_stop, schema_apply, tracker_write_config, workers_start,
 # workers_stop, nginx_start, nginx_stop, tracker_stop_all, tracker_status;
 # helpers for tests: tracker_mariadb [ARGS] (client on the private server),
-# tracker_http_status PATH [UA] (the status code nginx answers).
+# tracker_http_status PATH [UA] (the status code nginx answers). A primary and
+# a replica (below, "MariaDB primary + replica"): mariadb_primary_start,
+# mariadb_primary_stop, mariadb_replica_start, mariadb_replica_stop,
+# replication_stop, replication_start, replication_wait, tracker_mariadb_on.
 #
 # Files in STATE_DIR: mysql/ (datadir), mysql.sock, mysqld.pid, mysqld.log,
 # tracker.json, tracker-fcgi.{sock,pid,log}, nginx/ (nginx.conf,
@@ -402,6 +405,193 @@ schema_apply() {
         _tk_log "applying ${f#"$ROOT"/} to $db"
         tracker_mariadb "$db" <"$f" || { _tk_err "applying $f failed"; return 1; }
     done
+}
+
+# ------------------------------------------------- MariaDB primary + replica --
+#
+# A primary with a binary log and a replica that follows it by GTID, both on
+# this machine, each in a directory of its own under STATE_DIR, with a
+# private socket and a TCP port on 127.0.0.1 (the replica reaches the primary
+# over TCP; the tracker can use either). For the replication test and for
+# trying database.replica by hand; mariadb_start above is not affected.
+#
+#   MARIADB_PRIMARY_PORT (13306)   MARIADB_REPLICA_PORT (13307)
+#   MARIADB_REPL_PASSWORD (repl-secret): the replication account's password
+#
+# Files: STATE_DIR/primary/ and STATE_DIR/replica/, each with mysql/ (the
+# datadir), mysql.sock, mysqld.pid, mysqld.log; the primary's binary log is
+# primary/mysql/binlog.*.
+#
+# The replica applies the primary's transactions one at a time, in commit
+# order (slave_parallel_threads=0): the tracker's change feed relies on the
+# order (see README, database.replica). It replays the primary's binary log
+# from its beginning, so the primary must have logged since its first start,
+# as mariadb_primary_start does.
+
+_tk_mdb_dir() { printf '%s\n' "$STATE_DIR/$1"; }
+_tk_mdb_sock() { printf '%s\n' "$STATE_DIR/$1/mysql.sock"; }
+_tk_mdb_port() {
+    case "$1" in
+        primary) printf '%s\n' "${MARIADB_PRIMARY_PORT:-13306}" ;;
+        *) printf '%s\n' "${MARIADB_REPLICA_PORT:-13307}" ;;
+    esac
+}
+
+# tracker_mariadb_on primary|replica [ARGS...]: the mariadb client as root
+# on that server's socket.
+tracker_mariadb_on() {
+    _tk_require STATE_DIR || return 1
+    local which=$1
+    shift
+    mariadb --no-defaults --default-character-set=utf8mb4 --connect-timeout=5 \
+        -uroot -S "$(_tk_mdb_sock "$which")" "$@"
+}
+
+# _tk_mdb_start primary|replica MARIADBD-OPTION...: initialise (first use)
+# and start one of the two servers, wait until it answers.
+_tk_mdb_start() {
+    local which=$1 dir datadir sock pidf log me pid mariadbd i=0
+    local timeout=${MARIADB_START_TIMEOUT:-30} port
+    shift
+    dir=$(_tk_mdb_dir "$which")
+    datadir="$dir/mysql"
+    sock=$(_tk_mdb_sock "$which")
+    pidf="$dir/mysqld.pid"
+    log="$dir/mysqld.log"
+    port=$(_tk_mdb_port "$which")
+    _tk_sock_ok "$sock" || return 1
+    mkdir -p -- "$dir" || return 1
+    me=$(id -un)
+    if pid=$(_tk_pid_alive "$pidf" "--datadir=$datadir"); then
+        _tk_log "MariaDB $which already running (pid $pid), reusing it"
+    else
+        mariadbd=$(_tk_bin mariadbd mysqld) || return 1
+        if [ ! -d "$datadir/mysql" ]; then
+            local tmp="$dir/mysql.init-tmp" installdb
+            installdb=$(_tk_bin mariadb-install-db mysql_install_db) || return 1
+            rm -rf -- "$tmp"
+            mkdir -p -- "$tmp" || return 1
+            _tk_log "initialising MariaDB $which data directory $datadir"
+            if ! "$installdb" --no-defaults --datadir="$tmp" --user="$me" \
+                --auth-root-authentication-method=normal --skip-test-db \
+                >"$dir/mysql-install.log" 2>&1; then
+                _tk_err "mariadb-install-db failed ($which)"
+                _tk_tail "$dir/mysql-install.log"
+                return 1
+            fi
+            rmdir -- "$datadir" 2>/dev/null || true
+            mv -- "$tmp" "$datadir" || return 1
+        fi
+        [ -S "$sock" ] && ! tracker_mariadb_on "$which" -N -e 'select 1' >/dev/null 2>&1 &&
+            rm -f -- "$sock"
+        _tk_log "starting MariaDB $which ($sock, 127.0.0.1:$port, log $log)"
+        _tk_spawn "$pidf" "$log" "$mariadbd" --no-defaults \
+            --datadir="$datadir" --socket="$sock" --pid-file="$pidf" \
+            --log-error="$log" --bind-address=127.0.0.1 --port="$port" \
+            --innodb-flush-log-at-trx-commit=2 --max-connections=300 \
+            --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+            --user="$me" "$@" || return 1
+        pid=$(head -n 1 -- "$pidf" | tr -d '[:space:]')
+    fi
+    while ! tracker_mariadb_on "$which" -N -e 'select 1' >/dev/null 2>&1; do
+        if ! _tk_proc_matches "$pid" "--datadir=$datadir"; then
+            _tk_err "MariaDB $which exited during start-up"
+            _tk_tail "$log"
+            return 1
+        fi
+        if [ "$i" -ge $((timeout * 5)) ]; then
+            _tk_err "MariaDB $which (pid $pid) not answering on $sock after ${timeout}s"
+            _tk_tail "$log"
+            return 1
+        fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    _tk_log "MariaDB $which is up (pid $pid)"
+}
+
+# _tk_mdb_stop primary|replica: stop one of the two (no error when stopped).
+_tk_mdb_stop() {
+    _tk_require STATE_DIR || return 1
+    local which=$1 dir pid pattern
+    dir=$(_tk_mdb_dir "$which")
+    pattern="--datadir=$dir/mysql"
+    if ! pid=$(_tk_pid_alive "$dir/mysqld.pid" "$pattern"); then
+        _tk_log "MariaDB $which is not running"
+        return 0
+    fi
+    _tk_stop_pid "MariaDB $which" "$pid" "$pattern" TERM 60 || { _tk_tail "$dir/mysqld.log"; return 1; }
+    rm -f -- "$dir/mysqld.pid"
+}
+
+# mariadb_primary_start: the primary, with a row-based binary log and
+# server_id 1, and an account the replica connects with (repl@127.0.0.1,
+# REPLICATION SLAVE only).
+mariadb_primary_start() {
+    _tk_require STATE_DIR || return 1
+    local dir pw=${MARIADB_REPL_PASSWORD:-repl-secret}
+    dir=$(_tk_mdb_dir primary)
+    _tk_mdb_start primary --server-id=1 --log-bin="$dir/mysql/binlog" --binlog-format=ROW \
+        --sync-binlog=0 --gtid-strict-mode=1 || return 1
+    case "$pw" in *"'"* | *"\\"*) _tk_err "MARIADB_REPL_PASSWORD must not hold ' or \\"; return 1 ;; esac
+    tracker_mariadb_on primary -e "CREATE USER IF NOT EXISTS 'repl'@'127.0.0.1' IDENTIFIED BY '$pw';
+        GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'" ||
+        { _tk_err "cannot create the replication account on the primary"; return 1; }
+}
+
+# mariadb_primary_stop: stop the primary.
+mariadb_primary_stop() { _tk_mdb_stop primary; }
+
+# mariadb_replica_start: the replica (server_id 2, read_only, no binary log
+# of its own), following the primary over TCP with MASTER_USE_GTID=slave_pos;
+# set up on first start, then resumed where it stood. Its replication is
+# started (again) too.
+mariadb_replica_start() {
+    _tk_require STATE_DIR || return 1
+    local pw=${MARIADB_REPL_PASSWORD:-repl-secret} port
+    port=$(_tk_mdb_port primary)
+    _tk_mdb_start replica --server-id=2 --read-only=1 --skip-log-bin \
+        --slave-parallel-threads=0 --gtid-strict-mode=1 --skip-slave-start || return 1
+    # Whether CHANGE MASTER was made already: SHOW SLAVE STATUS is empty before.
+    if [ -z "$(tracker_mariadb_on replica -N -e 'SHOW SLAVE STATUS' 2>/dev/null)" ]; then
+        _tk_log "pointing the replica at the primary (127.0.0.1:$port, GTID)"
+        tracker_mariadb_on replica -e "CHANGE MASTER TO MASTER_HOST='127.0.0.1',
+            MASTER_PORT=$port, MASTER_USER='repl', MASTER_PASSWORD='$pw',
+            MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos" ||
+            { _tk_err "CHANGE MASTER TO failed"; return 1; }
+    fi
+    replication_start
+}
+
+# mariadb_replica_stop: stop the replica server (it resumes where it stood).
+mariadb_replica_stop() { _tk_mdb_stop replica; }
+
+# replication_stop: the replica stops applying the primary's changes (it
+# still answers reads, with what it had).
+replication_stop() {
+    tracker_mariadb_on replica -e 'STOP SLAVE' || { _tk_err "STOP SLAVE failed"; return 1; }
+    _tk_log "replication stopped"
+}
+
+# replication_start: the replica follows the primary again.
+replication_start() {
+    tracker_mariadb_on replica -e 'START SLAVE' || { _tk_err "START SLAVE failed"; return 1; }
+    _tk_log "replication started"
+}
+
+# replication_wait [SECONDS]: wait (default 30 s) until the replica has
+# applied everything the primary had logged when this was called.
+replication_wait() {
+    local secs=${1:-30} pos done_
+    pos=$(tracker_mariadb_on primary -N -e 'SELECT @@gtid_binlog_pos') ||
+        { _tk_err "cannot read the primary's gtid_binlog_pos"; return 1; }
+    done_=$(tracker_mariadb_on replica -N -e "SELECT MASTER_GTID_WAIT('$pos', $secs)") ||
+        { _tk_err "MASTER_GTID_WAIT failed"; return 1; }
+    if [ "$done_" != 0 ]; then
+        _tk_err "the replica has not reached the primary's $pos after ${secs}s"
+        tracker_mariadb_on replica -e 'SHOW SLAVE STATUS\G' >&2 || true
+        return 1
+    fi
 }
 
 # ---------------------------------------------------------------- workers --

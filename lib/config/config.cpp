@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -116,6 +117,46 @@ class ObjectReader {
 
 constexpr std::uint64_t kU32 = std::numeric_limits<std::uint32_t>::max();
 
+void readDatabaseKeys(ObjectReader& reader, DatabaseConfig& d) {
+    reader.string("host", d.host);
+    reader.integer("port", d.port, 1, 65535);
+    reader.string("socket", d.socket);
+    reader.string("user", d.user);
+    reader.string("password", d.password);
+    reader.string("name", d.name);
+    reader.integer("connectTimeoutSeconds", d.connectTimeoutSeconds, 1, 300);
+    reader.integer("queryTimeoutSeconds", d.queryTimeoutSeconds, 1, 300);
+}
+
+// `database.replica`: the primary's credentials, schema and timeouts unless given; its own
+// server (host and port, or socket), which must not be the primary's.
+std::optional<std::string> readReplicaSection(const Json& object, const std::string& sourceName,
+                                              const std::string& prefix, Config& config) {
+    ReadReplicaConfig& replica = config.readReplica;
+    replica.enabled = true;  // unless it says "enabled": false
+    replica.database = config.database;
+    DatabaseConfig& r = replica.database;
+    const DatabaseConfig endpointDefaults;
+    r.host = endpointDefaults.host;
+    r.port = endpointDefaults.port;
+    r.socket = endpointDefaults.socket;
+    ObjectReader reader(object, sourceName, prefix);
+    readDatabaseKeys(reader, r);
+    reader.integer("maxLagMs", replica.maxLagMs, 100, 600000);
+    reader.boolean("enabled", replica.enabled);
+    if (auto error = reader.run())
+        return error;
+    if (!replica.enabled)
+        return std::nullopt;
+    const DatabaseConfig& p = config.database;
+    bool samePlace = r.socket.empty() ? p.socket.empty() && r.host == p.host && r.port == p.port
+                                      : r.socket == p.socket;
+    if (samePlace)
+        return "key \"" + prefix + "\" in " + sourceName +
+               " names the primary's own server: give the replica's host and port, or socket";
+    return std::nullopt;
+}
+
 }  // namespace
 
 protocol::AnnouncePolicy Config::announcePolicy() const {
@@ -143,15 +184,20 @@ std::variant<Config, ConfigError> parseConfig(const std::string& jsonText,
     top.object("database", [&](const Json& object, const std::string& prefix) {
         ObjectReader db(object, sourceName, prefix);
         DatabaseConfig& d = config.database;
-        db.string("host", d.host);
-        db.integer("port", d.port, 1, 65535);
-        db.string("socket", d.socket);
-        db.string("user", d.user);
-        db.string("password", d.password);
-        db.string("name", d.name);
-        db.integer("connectTimeoutSeconds", d.connectTimeoutSeconds, 1, 300);
-        db.integer("queryTimeoutSeconds", d.queryTimeoutSeconds, 1, 300);
-        return db.run();
+        readDatabaseKeys(db, d);
+        // Read once the primary's keys are known: the replica's defaults are theirs.
+        const Json* replica = nullptr;
+        std::string replicaPrefix;
+        db.object("replica", [&](const Json& value, const std::string& where) {
+            replica = &value;
+            replicaPrefix = where;
+            return std::optional<std::string>();
+        });
+        if (auto error = db.run())
+            return error;
+        if (replica == nullptr)
+            return std::optional<std::string>();
+        return readReplicaSection(*replica, sourceName, replicaPrefix, config);
     });
     top.integer("workers", config.workers, 1, 1024);
     top.integer("poolSize", config.poolSize, 1, 1024);

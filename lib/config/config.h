@@ -22,11 +22,22 @@ struct DatabaseConfig {
     std::uint32_t queryTimeoutSeconds = 5;  // read/write timeout: no request hangs on a dead server
 };
 
+// A MariaDB replica of the database (GTID, row-based, applying in commit order) that the
+// replica's feed reads instead: the start-up load, the registry's and the peers' changes.
+// Every write stays on the primary, and the feed reads the primary while the replica is more
+// than maxLagMs behind or unreachable.
+struct ReadReplicaConfig {
+    bool enabled = false;     // a `database.replica` section was given, not "enabled": false
+    DatabaseConfig database;  // keys not given: the primary's, but host, port and socket
+    std::uint32_t maxLagMs = 3000;
+};
+
 struct Config {
     // The PHP's knobs.
     std::uint32_t minInterval = 300;  // `min interval`
     std::uint32_t maxInterval = 900;  // `interval`
     DatabaseConfig database;
+    ReadReplicaConfig readReplica;  // `database.replica`
 
     // tracker-fcgi
     std::uint32_t workers = 16;       // threads accepting FastCGI requests

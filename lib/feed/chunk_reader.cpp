@@ -93,6 +93,11 @@ bool ChunkReader::readOne(Chunk& chunk, std::string& error) {
     Read read = db::withSession<Read>(pool_, [&](DbSession& session) {
         Read result;
         chunk = Chunk{};  // a retried statement starts the chunk again
+        std::unique_ptr<sql::ResultSet> counter(
+            session.statement(statements::kCommittedSequence).executeQuery());
+        if (!counter->next())
+            throw sql::SQLException("tracker_sequence row 1 is missing (run `trackerctl migrate`)");
+        chunk.committedBefore = counter->getUInt64(1);
         if (readingTorrents_)
             readTorrents(session, after_, rowsPerChunk_, result, chunk);
         else

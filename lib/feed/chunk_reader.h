@@ -24,6 +24,9 @@ class ChunkReader {
         std::vector<swarms::SwarmReplica::TorrentChange> torrents;
         std::vector<swarms::SwarmReplica::PeerChange> peers;
         bool last = false;  // the load's end: nothing comes after it
+        // The change feed's counter read just before the chunk: its rows are at least this
+        // new, and a change numbered above it may be newer than them.
+        std::uint64_t committedBefore = 0;
     };
 
     // `ahead`: chunks read and not yet taken, at most.

@@ -34,6 +34,13 @@ struct ReplicaStats {
     std::int64_t lastPullAgeMs = -1;  // since it last caught up; -1: not loaded
     bool outage = false;              // answering from memory while the database fails
     std::chrono::milliseconds lastReloadTook{0};
+    // With a database replica configured (database.replica):
+    bool replicaConfigured = false;
+    bool readingReplica = false;         // the feed reads the replica now (else the primary)
+    std::int64_t replicaLagMs = -1;      // its lag at the last look; -1: not known (down)
+    std::uint64_t replicaFallbacks = 0;  // times the feed left it for the primary
+    std::uint64_t replicaPulls = 0;      // pulls read on it
+    std::uint64_t ownKept = 0;           // older versions of own announces passed over
     std::size_t torrents = 0;
     std::size_t peers = 0;
     std::size_t bytes = 0;  // what the replica's records and indexes take

@@ -48,7 +48,21 @@ struct Pulled {
     bool gap = false;             // pruned past where the reader stood: read everything
     std::vector<SwarmReplica::TorrentChange> torrents;
     std::vector<SwarmReplica::PeerChange> peers;
+    std::vector<std::uint64_t> peerNumbers;     // each peer change's sequence number
+    std::vector<std::uint64_t> torrentNumbers;  // each torrent change's
 };
+
+Pulled readCounter(db::ConnectionPool& pool) {
+    return db::withSession<Pulled>(pool, [&](DbSession& session) {
+        Pulled read;
+        read.committed = readNumber(session, kCommittedSequence, "tracker_sequence row 1");
+        return read;
+    });
+}
+
+std::int64_t millis(std::chrono::steady_clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 // The changes numbered in (after, committed], at most `numbers` of them. The counter is read
 // first: once it reads N every lower number has committed (or rolled back), so the feeds read
@@ -67,6 +81,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
     torrents.setUInt64(2, into.upTo);
     std::unique_ptr<sql::ResultSet> torrentRows(torrents.executeQuery());
     into.torrents.reserve(torrentRows->rowsCount());
+    into.torrentNumbers.reserve(torrentRows->rowsCount());
     while (torrentRows->next()) {
         SwarmReplica::TorrentChange change;
         change.tid = torrentRows->getUInt(3);
@@ -78,6 +93,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
             change.downloaded = torrentRows->getInt64(6);
         }
         into.torrents.push_back(change);
+        into.torrentNumbers.push_back(torrentRows->getUInt64(1));
     }
     torrentRows.reset();
 
@@ -88,6 +104,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
     peers.setUInt64(4, into.upTo);
     std::unique_ptr<sql::ResultSet> peerRows(peers.executeQuery());
     into.peers.reserve(peerRows->rowsCount());
+    into.peerNumbers.reserve(peerRows->rowsCount());
     while (peerRows->next()) {
         SwarmReplica::PeerChange change;
         change.tid = peerRows->getUInt(3);
@@ -102,6 +119,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
                 continue;
         }
         into.peers.push_back(change);
+        into.peerNumbers.push_back(peerRows->getUInt64(1));
     }
     peerRows.reset();
     into.gap = readNumber(session, kPrunedThrough, "tracker_sequence row 2") > after;
@@ -110,7 +128,16 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
 }  // namespace
 
 ReplicaFeed::ReplicaFeed(db::ConnectionPool& pool, Options options)
-    : pool_(pool), options_(options) {
+    : pool_(pool),
+      options_(options),
+      // Samples kept a little longer than the bound: lag beyond it reads as beyond it.
+      lag_(2 * options.replicaMaxLag + 2 * options.pullInterval + std::chrono::seconds(1)),
+      choice_({options.replicaMaxLag, options.replicaRetry}) {
+    if (options_.replicaPool != nullptr && options_.replicaLoadPool == nullptr)
+        options_.replicaLoadPool = options_.replicaPool;
+    watching_ = options_.startThread && options_.replicaPool != nullptr;
+    if (watching_)
+        watcher_ = std::thread([this] { watchReplica(); });
     if (options_.startThread)
         thread_ = std::thread([this] { run(); });
 }
@@ -169,14 +196,111 @@ void ReplicaFeed::startLoad(bool resync) {
     // Each chunk is read as of the moment its statement runs: rows changed since the load
     // began come newer than the pulls' starting point, and the pulls that follow replay every
     // change after it in order, which lands on the same state.
-    reader_ = std::make_unique<ChunkReader>(options_.loadPool ? *options_.loadPool : pool_,
-                                            options_.loadChunk);
+    // A resync reads where it stands at least: a replica behind what the feed applied from
+    // the primary would put older rows over newer ones that no later pull brings again.
+    loadFromReplica_ = options_.replicaPool != nullptr && onReplica() &&
+                       (!resync || replicaCommitted_ >= sequence_);
+    reader_ = std::make_unique<ChunkReader>(loadPool(loadFromReplica_), options_.loadChunk);
+}
+
+db::ConnectionPool& ReplicaFeed::loadPool(bool fromReplica) const {
+    if (fromReplica)
+        return *options_.replicaLoadPool;
+    return options_.loadPool ? *options_.loadPool : pool_;
+}
+
+bool ReplicaFeed::onReplica() const {
+    if (options_.replicaPool == nullptr)
+        return false;
+    // A load's pulls read where its chunks do: a chunk read on a replica behind the primary,
+    // applied after a pull from the primary, would put older rows over newer ones.
+    if (loading())
+        return loadFromReplica_;
+    return choice_.server() == ReadChoice::Server::Replica;
+}
+
+void ReplicaFeed::noteSwitch(const ReadChoice::Switch& change) {
+    if (!change.happened)
+        return;
+    bool toReplica = change.to == ReadChoice::Server::Replica;
+    {
+        std::lock_guard<std::mutex> lock(statsMutex_);
+        if (!toReplica)
+            ++stats_.replicaFallbacks;
+    }
+    std::string lag = change.why == ReadChoice::Reason::Down
+                          ? std::string()
+                          : " (" + std::to_string(millis(lastLag_)) + " ms behind the primary)";
+    if (toReplica)
+        util::logInfo("replica feed: reading the database replica" + lag);
+    else
+        util::logInfo("replica feed: reading the primary: the database replica is " +
+                      std::string(ReadChoice::describe(change.why)) + lag);
+}
+
+void ReplicaFeed::replicaFailed(Clock::time_point now, const std::string& message) {
+    lastLag_ = Clock::duration::zero();
+    {
+        std::lock_guard<std::mutex> lock(statsMutex_);
+        stats_.replicaLagMs = -1;
+    }
+    util::logErrorThrottled("replica-feed-replica",
+                            "reading the database replica failed: " + message);
+    replicaDown_.store(true, std::memory_order_release);
+    noteSwitch(choice_.replicaFailed(now));
+    if (loading() && loadFromReplica_) {
+        // Read again from the start on the primary (a resync keeps its marks): its rows are
+        // as new as the replica's or newer, and the pulls go on from where they stand.
+        loadFromReplica_ = false;
+        reader_ = std::make_unique<ChunkReader>(loadPool(false), options_.loadChunk);
+    }
+}
+
+bool ReplicaFeed::probe(Clock::time_point now) {
+    Pulled primary = readCounter(pool_);
+    if (primary.status != DbStatus::Ok) {
+        noteFailure(primary.message);
+        return false;
+    }
+    // Sampled at `now`, before the read: everything committed then is within the value read.
+    lag_.samplePrimary(now, primary.committed);
+    knownCommitted_.store(
+        std::max(knownCommitted_.load(std::memory_order_relaxed), primary.committed),
+        std::memory_order_release);
+    // Down: tried by the watcher, when there is one; by the pulls at replicaRetry, when not.
+    bool tryNow = replicaDown_.load(std::memory_order_acquire)
+                      ? (watching_ ? replicaAnswered_.exchange(false) : choice_.tryReplica(now))
+                      : true;
+    if (!tryNow)
+        return true;
+    Pulled replica = readCounter(*options_.replicaPool);
+    if (replica.status != DbStatus::Ok) {
+        replicaFailed(now, replica.message);
+        return true;
+    }
+    replicaDown_.store(false, std::memory_order_release);
+    lastLag_ = lag_.lagAt(Clock::now(), replica.committed);
+    {
+        std::lock_guard<std::mutex> lock(statsMutex_);
+        stats_.replicaLagMs = millis(lastLag_);
+    }
+    replicaCommitted_ = replica.committed;
+    lagKnown_ = lag_.reached(replica.committed);
+    // A load on the primary finishes there; the choice waits for it.
+    if (loading() && !loadFromReplica_)
+        return true;
+    noteSwitch(choice_.observe(lastLag_));
+    return true;
 }
 
 bool ReplicaFeed::takeChunk(std::chrono::milliseconds wait) {
     std::optional<ChunkReader::Chunk> chunk = reader_->next(wait);
     if (!chunk) {
         if (std::optional<std::string> failure = reader_->failure()) {
+            if (loadFromReplica_) {  // the load starts again on the primary
+                replicaFailed(Clock::now(), *failure);
+                return true;
+            }
             noteFailure(*failure);
             reader_->restart();  // from the chunk that failed, after the next wait
             return false;
@@ -187,6 +311,11 @@ bool ReplicaFeed::takeChunk(std::chrono::milliseconds wait) {
         replica_.applyTorrents(chunk->torrents);
     if (!chunk->peers.empty())
         replica_.apply(chunk->peers);
+    // Read ahead, the chunk may be older than pulls applied before it: a row it holds may
+    // have changed or gone since, in a change already pulled. Those changes are read again
+    // (as the rows are now: applying them twice lands the same).
+    if (chunk->committedBefore < sequence_)
+        sequence_ = chunk->committedBefore;
     if (chunk->last)
         finishLoad();
     return true;
@@ -221,14 +350,35 @@ void ReplicaFeed::finishLoad() {
 
 bool ReplicaFeed::pull(Clock::time_point now) {
     lastPull_ = now;
-    Pulled pulled = db::withSession<Pulled>(pool_, [&](DbSession& session) {
-        Pulled read;
-        readChanges(session, sequence_, options_.pullNumbers, read);
-        return read;
-    });
+    if (options_.replicaPool != nullptr && !probe(now))
+        return false;
+    auto readOn = [&](db::ConnectionPool& pool) {
+        return db::withSession<Pulled>(pool, [&](DbSession& session) {
+            Pulled read;
+            readChanges(session, sequence_, options_.pullNumbers, read);
+            return read;
+        });
+    };
+    bool fromReplica = onReplica();
+    Pulled pulled = readOn(fromReplica ? *options_.replicaPool : pool_);
+    if (fromReplica && pulled.status != DbStatus::Ok) {
+        replicaFailed(now, pulled.message);
+        fromReplica = false;
+        pulled = readOn(pool_);
+    }
     if (pulled.status != DbStatus::Ok) {
         noteFailure(pulled.message);
         return false;
+    }
+    if (!fromReplica)
+        knownCommitted_.store(
+            std::max(knownCommitted_.load(std::memory_order_relaxed), pulled.committed),
+            std::memory_order_release);
+    if (fromReplica && pulled.committed < sequence_) {
+        // Back from the primary, the replica has not yet reached what the feed applied there:
+        // nothing on it is new (the lag bound keeps this short; a replica of another
+        // database never gets within it).
+        pulled.committed = pulled.upTo = sequence_;
     }
     if (pulled.gap || pulled.committed < sequence_) {
         // Departures were pruned past this point, or the numbering went back (another
@@ -238,28 +388,43 @@ bool ReplicaFeed::pull(Clock::time_point now) {
                                              : "the database's sequence went back") +
                       "; reading everything again");
         sequence_ = pulled.committed;
+        applied_.store(sequence_, std::memory_order_release);
         resyncWanted_ = true;
         return true;
     }
+    std::size_t kept = 0;
     try {
+        std::lock_guard<std::mutex> own(ownMutex_);
+        kept = own_.filter(pulled.peers, pulled.peerNumbers) +
+               own_.filter(pulled.torrents, pulled.torrentNumbers);
         replica_.applyTorrents(pulled.torrents);
         replica_.apply(pulled.peers);
+        sequence_ = pulled.upTo;
+        // Never back (a chunk may set sequence_ back): what was applied stays applied.
+        applied_.store(std::max(applied_.load(std::memory_order_relaxed), sequence_),
+                       std::memory_order_release);
+        own_.passed(sequence_);
     } catch (...) {  // out of memory part way: the replica is not to be trusted until reloaded
         loaded_.store(false, std::memory_order_release);
         reader_.reset();
         throw;
     }
-    sequence_ = pulled.upTo;
     behind_ = pulled.upTo < pulled.committed;
     if (!behind_) {  // stamped with when the pull began: it holds what had committed by then
+        // What it holds is as of `now` on the primary, less the replica's lag.
+        auto asOf = fromReplica ? now - lastLag_ : now;
         {
             std::lock_guard<std::mutex> lock(pulledMutex_);
             caughtUp_.store(now.time_since_epoch().count(), std::memory_order_release);
+            asOf_.store(asOf.time_since_epoch().count(), std::memory_order_release);
         }
         pulled_.notify_all();
     }
     std::lock_guard<std::mutex> lock(statsMutex_);
     ++stats_.pulls;
+    if (fromReplica)
+        ++stats_.replicaPulls;
+    stats_.ownKept += kept;
     stats_.changes += pulled.torrents.size() + pulled.peers.size();
     stats_.sequence = sequence_;
     return true;
@@ -267,23 +432,40 @@ bool ReplicaFeed::pull(Clock::time_point now) {
 
 bool ReplicaFeed::step() {
     std::lock_guard<std::mutex> stepping(stepping_);
+    bool ok = stepLocked();
+    readingReplica_.store(onReplica(), std::memory_order_release);
+    return ok;
+}
+
+bool ReplicaFeed::stepLocked() {
     auto now = Clock::now();
     if (!loading()) {
         bool initial = !loaded_.load(std::memory_order_acquire);
         if (initial || resyncWanted_ || now >= nextResync_) {
             if (initial) {
-                // Where the pulls start: read before the first chunk.
-                Pulled counter = db::withSession<Pulled>(pool_, [&](DbSession& session) {
-                    Pulled read;
-                    read.committed =
-                        readNumber(session, kCommittedSequence, "tracker_sequence row 1");
-                    return read;
-                });
+                // Where the pulls start: read before the first chunk, where the chunks are.
+                if (options_.replicaPool != nullptr && !probe(now))
+                    return false;
+                // A replica whose lag is not known yet (it has not reached the primary's
+                // first sample) is given until the bound tells, rather than loaded from at
+                // an age nobody knows.
+                if (onReplica() && !lagKnown_)
+                    return true;
+                Pulled counter;
+                counter.status = DbStatus::Unavailable;
+                if (onReplica()) {
+                    counter = readCounter(*options_.replicaPool);
+                    if (counter.status != DbStatus::Ok)
+                        replicaFailed(now, counter.message);
+                }
+                if (counter.status != DbStatus::Ok)
+                    counter = readCounter(pool_);
                 if (counter.status != DbStatus::Ok) {
                     noteFailure(counter.message);
                     return false;
                 }
                 sequence_ = counter.committed;
+                applied_.store(sequence_, std::memory_order_release);
             }
             startLoad(!initial);
         }
@@ -359,7 +541,7 @@ bool ReplicaFeed::awaitPullFrom(Clock::time_point from, Clock::time_point deadli
     wake_.notify_all();
     auto asked = Clock::now().time_since_epoch().count();
     auto caughtUp = [&] {
-        return caughtUp_.load(std::memory_order_acquire) >= from.time_since_epoch().count();
+        return asOf_.load(std::memory_order_acquire) >= from.time_since_epoch().count();
     };
     std::unique_lock<std::mutex> lock(pulledMutex_);
     pulled_.wait_until(lock, deadline, [&] {
@@ -368,7 +550,20 @@ bool ReplicaFeed::awaitPullFrom(Clock::time_point from, Clock::time_point deadli
     return caughtUp();
 }
 
-void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed) {
+void ReplicaFeed::applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed,
+                           std::uint64_t floor) {
+    if (floor > applied_.load(std::memory_order_acquire)) {
+        // The feed may still bring something older of this peer: noted before the pull
+        // that would apply it can filter, so under the pull's lock.
+        std::lock_guard<std::mutex> own(ownMutex_);
+        own_.note(change, floor);
+        replica_.apply({change});
+        if (completed) {
+            own_.noteCompletion(change.tid, floor);
+            replica_.countDownload(change.tid);
+        }
+        return;
+    }
     replica_.apply({change});
     if (completed)
         replica_.countDownload(change.tid);
@@ -386,14 +581,35 @@ void ReplicaFeed::wake() {
     wake_.notify_all();
 }
 
+void ReplicaFeed::watchReplica() {
+    auto every = std::max(options_.replicaRetry, std::chrono::milliseconds(100));
+    std::unique_lock<std::mutex> lock(wakeMutex_);
+    while (!stopping_) {
+        retry_.wait_for(lock, every, [this] { return stopping_; });
+        if (stopping_ || !replicaDown_.load(std::memory_order_acquire) ||
+            replicaAnswered_.load(std::memory_order_acquire))
+            continue;
+        lock.unlock();
+        bool answered = readCounter(*options_.replicaPool).status == DbStatus::Ok;
+        if (answered) {
+            replicaAnswered_.store(true, std::memory_order_release);
+            wake();  // the next pull looks at it now
+        }
+        lock.lock();
+    }
+}
+
 void ReplicaFeed::stop() {
     {
         std::lock_guard<std::mutex> lock(wakeMutex_);
         stopping_ = true;
     }
     wake_.notify_all();
+    retry_.notify_all();
     if (thread_.joinable())
         thread_.join();
+    if (watcher_.joinable())
+        watcher_.join();
 }
 
 ReplicaFeed::Stats ReplicaFeed::stats() const {
@@ -408,6 +624,8 @@ ReplicaFeed::Stats ReplicaFeed::stats() const {
                                   Clock::now() - Clock::time_point(Clock::duration(last)))
                                   .count();
     stats.outage = outage(Clock::now());
+    stats.replicaConfigured = options_.replicaPool != nullptr;
+    stats.readingReplica = readingReplica_.load(std::memory_order_acquire);
     auto held = replica_.stats();
     stats.torrents = held.torrents;
     stats.peers = held.peers;

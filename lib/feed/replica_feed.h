@@ -6,6 +6,14 @@
 // past where it stands, a sequence that went back) or, if asked, on a timer: a resync, done
 // beside the replica while it keeps serving, then the rows no read saw are dropped. One thread;
 // the replica is read by all the others.
+//
+// With a database replica (Options::replicaPool), the loads and the feeds are read there and
+// only the primary's counter is read on the primary, once a pull, to tell the replica's lag
+// (ReplicaLag); a replica further behind than replicaMaxLag, or unreachable, is left for the
+// primary until it is back (ReadChoice). The numbers are the same on both servers, so the
+// feed goes on from where it stands, whichever it reads. That the counter read first bounds
+// what the feeds hold holds on the replica too, as long as it commits the primary's
+// transactions in the primary's order (serial or in-order parallel replication).
 #pragma once
 
 #include <atomic>
@@ -22,6 +30,9 @@
 #include "db/connection_pool.h"
 #include "feed/chunk_reader.h"
 #include "feed/feed_stats.h"
+#include "feed/own_writes.h"
+#include "feed/read_choice.h"
+#include "feed/replica_lag.h"
 #include "swarms/swarm_replica.h"
 
 namespace tracker::feed {
@@ -48,6 +59,13 @@ class ReplicaFeed {
         // Sequence numbers one pull reads at most: a long backlog is read in several pulls,
         // back to back, none holding a huge result.
         std::uint64_t pullNumbers = 10000;
+        // A database replica the feed reads instead of the primary (null: none), and where
+        // its loads read (two connections: a pull and a load's chunks at once).
+        db::ConnectionPool* replicaPool = nullptr;
+        db::ConnectionPool* replicaLoadPool = nullptr;
+        std::chrono::milliseconds replicaMaxLag{3000};
+        // How often an unreachable replica is tried again.
+        std::chrono::milliseconds replicaRetry{2000};
         bool startThread = true;  // false: the caller drives step() (tests)
     };
 
@@ -81,8 +99,14 @@ class ReplicaFeed {
     // This process's own announce, applied at once: every announce this process answers after
     // it sees it, before its write has reached the database and come back through the feed
     // (which then brings the row's pid, or puts right a write that failed).
-    // `completed`: the announce counted a download.
-    void applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed = false);
+    // `completed`: the announce counted a download. `floor`: ownFloor() before the announce
+    // was written; a pull that brings the peer numbered at or below it brings an older version
+    // (a database replica behind the write), which is passed over.
+    void applyOwn(const swarms::SwarmReplica::PeerChange& change, bool completed = false,
+                  std::uint64_t floor = 0);
+    // The primary's counter as last read: every number up to it is committed, so a write
+    // begun after this reads gets a higher one.
+    std::uint64_t ownFloor() const { return knownCommitted_.load(std::memory_order_acquire); }
     // This process has just queued a write of the peer's row, which changed nothing the
     // replica holds (see swarms::WrittenTick).
     void markOwnWrite(std::uint32_t tid, std::string_view uid, std::uint8_t tick);
@@ -98,6 +122,7 @@ class ReplicaFeed {
 
   private:
     void run();
+    bool stepLocked();
     bool loading() const { return reader_ != nullptr; }
     void startLoad(bool resync);
     // Applies the load's next chunk if it comes within `wait`; false when the read failed.
@@ -105,6 +130,16 @@ class ReplicaFeed {
     bool pull(Clock::time_point now);
     void finishLoad();
     void noteFailure(const std::string& message);
+    // With a database replica: samples the primary's counter, reads the replica's and chooses
+    // where the next reads go. False when the primary failed (noted).
+    bool probe(Clock::time_point now);
+    void replicaFailed(Clock::time_point now, const std::string& message);
+    void noteSwitch(const ReadChoice::Switch& change);
+    bool onReplica() const;  // where this pull reads
+    // While the replica is unreachable, a thread of its own tries it every replicaRetry, so
+    // that a connect that hangs (a host gone, nothing refusing) never holds up the pulls.
+    void watchReplica();
+    db::ConnectionPool& loadPool(bool fromReplica) const;
 
     db::ConnectionPool& pool_;
     Options options_;
@@ -121,6 +156,18 @@ class ReplicaFeed {
     Clock::time_point loadStarted_{};
     Clock::time_point lastPull_{};
     Clock::time_point nextResync_ = Clock::time_point::max();
+    ReplicaLag lag_;
+    ReadChoice choice_;
+    Clock::duration lastLag_{};                     // the replica's, at the last probe
+    bool loadFromReplica_ = false;                  // where the load in progress reads
+    std::uint64_t replicaCommitted_ = 0;            // the replica's counter at the last probe
+    bool lagKnown_ = false;                         // it had reached a primary sample then
+    std::atomic<std::uint64_t> knownCommitted_{0};  // the primary's counter, last read
+    std::atomic<std::uint64_t> applied_{0};         // sequence_, for the announce threads
+    std::atomic<bool> readingReplica_{false};       // onReplica(), for stats()
+    std::atomic<Clock::rep> asOf_{0};  // what the replica holds is as of then (awaitPullFrom)
+    std::mutex ownMutex_;              // a pull's filter and apply, against applyOwn's notes
+    OwnWrites own_;
     std::mt19937 jitter_{std::random_device{}()};
 
     mutable std::mutex statsMutex_;
@@ -136,6 +183,11 @@ class ReplicaFeed {
     std::condition_variable pulled_;       // a pull caught up, or failed
     std::atomic<Clock::rep> failedAt_{0};  // time_since_epoch of the last failure
     std::thread thread_;
+    std::condition_variable retry_;             // the watcher's wait (under wakeMutex_)
+    bool watching_ = false;                     // watcher_ runs (set before any thread)
+    std::atomic<bool> replicaDown_{false};      // left as unreachable
+    std::atomic<bool> replicaAnswered_{false};  // the watcher reached it since
+    std::thread watcher_;
 };
 
 }  // namespace tracker::feed

@@ -74,6 +74,13 @@ std::string Metrics::json() const {
                           {"resyncDropped", replica.resyncDropped},
                           {"bytes", replica.bytes},
                           {"failures", replica.failures}};
+        if (replica.replicaConfigured)
+            out["replica"]["database"] = {
+                {"reading", replica.readingReplica ? "replica" : "primary"},
+                {"lagMs", replica.replicaLagMs},
+                {"fallbacks", replica.replicaFallbacks},
+                {"pulls", replica.replicaPulls},
+                {"ownKept", replica.ownKept}};
     }
     if (sources_) {
         store::AnswerSources sources = sources_();
@@ -192,6 +199,27 @@ std::string Metrics::prometheus() const {
         header("tracker_replica_failures_total", "counter",
                "Replica pulls or reloads that failed (database unreachable).");
         line("tracker_replica_failures_total", "", replica.failures);
+        if (replica.replicaConfigured) {
+            header("tracker_replica_reading_database_replica", "gauge",
+                   "1 while the feed reads the database replica, 0 while it reads the primary.");
+            line("tracker_replica_reading_database_replica", "",
+                 static_cast<std::uint64_t>(replica.readingReplica ? 1 : 0));
+            header("tracker_replica_database_reachable", "gauge",
+                   "1 when the database replica answered the last look, 0 when it failed.");
+            line("tracker_replica_database_reachable", "",
+                 static_cast<std::uint64_t>(replica.replicaLagMs >= 0 ? 1 : 0));
+            header("tracker_replica_database_lag_ms", "gauge",
+                   "How far the database replica was behind the primary at the last look "
+                   "(0 while it is unreachable: see tracker_replica_database_reachable).");
+            line("tracker_replica_database_lag_ms", "",
+                 static_cast<std::uint64_t>(std::max<std::int64_t>(replica.replicaLagMs, 0)));
+            header("tracker_replica_database_fallbacks_total", "counter",
+                   "Times the feed left the database replica for the primary (lag or failure).");
+            line("tracker_replica_database_fallbacks_total", "", replica.replicaFallbacks);
+            header("tracker_replica_database_pulls_total", "counter",
+                   "Pulls read on the database replica.");
+            line("tracker_replica_database_pulls_total", "", replica.replicaPulls);
+        }
     }
     if (sources_) {
         store::AnswerSources sources = sources_();

@@ -303,6 +303,8 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             }
             std::uint32_t pid = answer.self ? answer.self->pid : 0;
             const std::uint8_t nowTick = swarms::WrittenTick::at(now);
+            // Read before the write: whatever number the write gets is above it.
+            std::uint64_t floor = options_.replica->ownFloor();
             auto own = takeInOwnAnnounce(request, answer);
             auto holdFor = quietWait(request, own.has_value(), answer, nowTick);
             bool wait = worthAwaitingOthers(request, answer);
@@ -313,7 +315,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
                 return outcome;
             if (own) {
                 own->peer.peer.writtenTick = nowTick;
-                options_.replica->applyOwn(own->peer, own->completed);
+                options_.replica->applyOwn(own->peer, own->completed, floor);
             } else if (answer.self && holdFor == holdFor.zero()) {
                 // Unchanged, and written: later re-announces may wait for a while.
                 options_.replica->markOwnWrite(answer.tid, request.uid, nowTick);
