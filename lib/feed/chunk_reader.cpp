@@ -7,7 +7,6 @@
 #include "db/peer_rows.h"
 #include "db/session_retry.h"
 #include "feed/feed_statements.h"
-#include "swarms/written_tick.h"
 
 namespace tracker::feed {
 namespace {
@@ -16,8 +15,7 @@ using db::DbSession;
 using db::DbStatus;
 using swarms::SwarmReplica;
 
-constexpr db::PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8, 1};  // kLoadPeers' peer
-constexpr std::int64_t kLongestKnownAge = 1000;               // quietWriteSeconds' upper bound
+constexpr db::PeerColumns kLoadColumns{3, 4, 5, 6, 7, 8, 1, 9};  // kLoadPeers' peer
 
 struct Read {
     DbStatus status = DbStatus::Ok;
@@ -53,22 +51,16 @@ void readPeers(DbSession& session, std::uint64_t after, std::uint32_t limit, Rea
     sql::PreparedStatement& statement = session.statement(statements::kLoadPeers);
     statement.setUInt64(1, after);
     statement.setUInt(2, limit);
+    const auto readAt = db::rowAgesReadAfter();
     std::unique_ptr<sql::ResultSet> rows(statement.executeQuery());
-    // A second off for the read's own time: the tick must not be later than the write.
-    const auto readAt = std::chrono::steady_clock::now() - std::chrono::seconds(1);
     into.peers.reserve(rows->rowsCount());
     while (rows->next()) {
         ++read.rows;
         read.last = rows->getUInt64(1);
-        auto peer = db::readPeer(*rows, kLoadColumns);
+        // A peer written a moment before a restart is not written again at its next announce.
+        auto peer = db::readPeer(*rows, kLoadColumns, readAt);
         if (!peer)
             continue;
-        // When the row was written, as a swarms::WrittenTick: a peer written a moment before
-        // a restart need not be written again at its next announce. Ages past the longest
-        // hold are left unknown (the tick comes round after a while).
-        std::int64_t age = rows->getInt64(9);
-        if (age >= 0 && age < kLongestKnownAge)
-            peer->writtenTick = swarms::WrittenTick::at(readAt - std::chrono::seconds(age));
         into.peers.push_back({true, rows->getUInt(2), *peer});
     }
 }

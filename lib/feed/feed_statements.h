@@ -21,16 +21,18 @@ constexpr const char* kTorrentFeed =
     "WHERE f.seq > ? AND f.seq <= ? ORDER BY f.seq";
 
 // The peers' changes with a number in (?, ?] (twice), oldest first. Columns: seq, present
-// (1 written, 0 removed), tid, then the peer as in kLoadPeers, then pid. A peer's row carries the
-// number of its latest write that changed what a replica holds (migration 007: a quiet re-announce
-// keeps it), so a departure older than the row is of an earlier stay and one newer than it
-// cannot exist (the row would be gone): in seq order each lands right. The indexes are
+// (1 written, 0 removed), tid, then the peer as in kLoadPeers, then pid and the row's age in
+// seconds (as kLoadPeers'; NULL for a removal). A peer's row carries the number of its latest
+// write that changed what a replica holds (migration 007: a quiet re-announce keeps it), so a
+// departure older than the row is of an earlier stay and one newer than it cannot exist (the
+// row would be gone): in seq order each lands right. The indexes are
 // forced: a pull always asks for the last few changes, but on a small or freshly pruned table
 // the optimizer's statistics can favour a scan.
 constexpr const char* kPeerFeed =
-    "(SELECT seq, 1 AS present, tid, port, crypt + 0, seeding, ip, peerId, uid, pid "
+    "(SELECT seq, 1 AS present, tid, port, crypt + 0, seeding, ip, peerId, uid, pid, "
+    "UNIX_TIMESTAMP() - UNIX_TIMESTAMP(updated) "
     "FROM peers FORCE INDEX (peers_seq) WHERE seq > ? AND seq <= ?) UNION ALL "
-    "(SELECT seq, 0, tid, 0, 0, 0, '', '', uid, 0 "
+    "(SELECT seq, 0, tid, 0, 0, 0, '', '', uid, 0, NULL "
     "FROM tracker_departures FORCE INDEX (departures_seq) WHERE seq > ? AND seq <= ?) "
     "ORDER BY 1";
 

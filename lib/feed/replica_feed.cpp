@@ -23,7 +23,7 @@ namespace {
 
 using namespace statements;
 
-constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9, 10};  // kPeerFeed's peer
+constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9, 10, 11};  // kPeerFeed's peer
 
 std::uint64_t readNumber(DbSession& session, const char* statement, const char* what) {
     std::unique_ptr<sql::ResultSet> row(session.statement(statement).executeQuery());
@@ -102,6 +102,7 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
     peers.setUInt64(2, into.upTo);
     peers.setUInt64(3, after);
     peers.setUInt64(4, into.upTo);
+    const auto readAt = db::rowAgesReadAfter();
     std::unique_ptr<sql::ResultSet> peerRows(peers.executeQuery());
     into.peers.reserve(peerRows->rowsCount());
     into.peerNumbers.reserve(peerRows->rowsCount());
@@ -109,7 +110,8 @@ void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers,
         SwarmReplica::PeerChange change;
         change.tid = peerRows->getUInt(3);
         if (peerRows->getInt(2) != 0) {
-            auto peer = db::readPeer(*peerRows, kFeedColumns);
+            // Written by another process a moment ago: its next re-announce here can wait too.
+            auto peer = db::readPeer(*peerRows, kFeedColumns, readAt);
             if (!peer)
                 continue;
             change.peer = *peer;

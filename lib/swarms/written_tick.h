@@ -17,6 +17,9 @@ struct WrittenTick {
     // An age is told apart only below one turn of the counter; the caller's bound must stay
     // well under it.
     static constexpr std::chrono::seconds kTurn{kStep * kSteps};
+    // The longest hold there is (quietWriteSeconds' bound): an older write need not be known.
+    static constexpr std::chrono::seconds kLongestKnownAge{1000};
+    static_assert(kLongestKnownAge < kTurn);
 
     static std::uint8_t at(std::chrono::steady_clock::time_point now) {
         auto steps = now.time_since_epoch() / kStep;

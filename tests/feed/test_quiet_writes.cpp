@@ -217,6 +217,30 @@ TEST_CASE("a process that loads a row just written holds its re-announces; an ol
     CHECK(rowOf(torrent, "old").age(db) <= 2);
 }
 
+TEST_CASE("a process that follows another's write of a row in its feed holds its re-announces") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "followed");
+    Process follower;
+    REQUIRE(follower.feed.catchUp());  // loaded before the writes: it learns of them by its feed
+    Process other;
+    auto fresh = joined(db, other, torrent, "fresh", 20);
+    auto old = joined(db, other, torrent, "old", 400);
+    REQUIRE(other.writer.flush());
+    REQUIRE(follower.feed.catchUp());
+
+    follower.announce(fresh);  // the host the peer announces to next, behind a shared upstream
+    CHECK(follower.writer.stats().heldNow == 1);
+    CHECK(follower.writer.stats().pending == 0);
+    follower.announce(old);  // its row's age is past the hold: written
+    CHECK(follower.writer.stats().heldNow == 1);
+    CHECK(follower.writer.stats().pending == 1);
+    REQUIRE(follower.flushDue());
+    CHECK(rowOf(torrent, "old").age(db) <= 2);
+    CHECK(rowOf(torrent, "fresh").age(db) >= 20);  // still held
+    REQUIRE(follower.writer.flush());
+    CHECK(rowOf(torrent, "fresh").age(db) <= 2);
+}
+
 TEST_CASE("a held write leaves alone what others wrote since: seeding, a removal, a later time") {
     itest::Sql db;
     Process process;
