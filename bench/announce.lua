@@ -6,6 +6,7 @@
 --   BENCH_TORRENTS  torrents in the fill; BENCH_PEERS peers in it (peer N in torrent N % T + 1)
 --   BENCH_HOT       announce to the first HOT torrents only (default: all of them)
 --   BENCH_NEW       percent of announces that are new peers (default 10)
+--   BENCH_DELAY_MS  each connection waits this long after an answer (default 0): a set pace
 local torrents = tonumber(os.getenv("BENCH_TORRENTS"))
 local peers = tonumber(os.getenv("BENCH_PEERS"))
 local hot = tonumber(os.getenv("BENCH_HOT") or "") or torrents
@@ -21,6 +22,13 @@ for line in io.lines(os.getenv("BENCH_HASHES")) do
     hashes[#hashes + 1] = percent(line)
     if #hashes >= hot then
         break
+    end
+end
+
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "") or 0
+if pause > 0 then
+    function delay()
+        return pause
     end
 end
 
