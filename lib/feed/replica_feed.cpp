@@ -23,7 +23,7 @@ namespace {
 
 using namespace statements;
 
-constexpr PeerColumns kFeedColumns{4, 5, 6, 7, 8, 9, 10, 11};  // kPeerFeed's peer
+constexpr PeerColumns kFeedColumns{8, 9, 10, 11, 12, 13, 14, 15};  // kChanges' peer
 
 std::uint64_t readNumber(DbSession& session, const char* statement, const char* what) {
     std::unique_ptr<sql::ResultSet> row(session.statement(statement).executeQuery());
@@ -64,67 +64,65 @@ std::int64_t millis(std::chrono::steady_clock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// The changes numbered in (after, committed], at most `numbers` of them. The counter is read
-// first: once it reads N every lower number has committed (or rolled back), so the feeds read
-// after it hold every change up to N, and numbers that stamped no row (a batch of quiet
-// re-announces) are passed over too. The pruning mark is read last: a departure pruned before
-// the feeds were read was pruned in the transaction that raised the mark.
+// The changes numbered in (after, committed], at most `numbers` of them, and the counters, in
+// one consistent read (kChanges).
 void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers, Pulled& into) {
-    into.committed = readNumber(session, kCommittedSequence, "tracker_sequence row 1");
-    into.upTo = into.committed;
-    if (into.committed <= after)
-        return;
-    into.upTo = std::min(into.committed, after + numbers);
-
-    sql::PreparedStatement& torrents = session.statement(kTorrentFeed);
-    torrents.setUInt64(1, after);
-    torrents.setUInt64(2, into.upTo);
-    std::unique_ptr<sql::ResultSet> torrentRows(torrents.executeQuery());
-    into.torrents.reserve(torrentRows->rowsCount());
-    into.torrentNumbers.reserve(torrentRows->rowsCount());
-    while (torrentRows->next()) {
-        SwarmReplica::TorrentChange change;
-        change.tid = torrentRows->getUInt(3);
-        change.present = torrentRows->getInt(2) != 0;
-        if (change.present) {
-            if (!readInfoHash(*torrentRows, 4, change.infoHash))
-                continue;
-            change.banned = torrentRows->getInt(5) != 0;
-            change.downloaded = torrentRows->getInt64(6);
-        }
-        into.torrents.push_back(change);
-        into.torrentNumbers.push_back(torrentRows->getUInt64(1));
+    sql::PreparedStatement& changes = session.statement(kChanges);
+    const std::uint64_t cap = after + numbers;
+    for (unsigned part = 0; part < 3; ++part) {
+        changes.setUInt64(2 * part + 1, after);
+        changes.setUInt64(2 * part + 2, cap);
     }
-    torrentRows.reset();
-
-    sql::PreparedStatement& peers = session.statement(kPeerFeed);
-    peers.setUInt64(1, after);
-    peers.setUInt64(2, into.upTo);
-    peers.setUInt64(3, after);
-    peers.setUInt64(4, into.upTo);
     const auto readAt = db::rowAgesReadAfter();
-    std::unique_ptr<sql::ResultSet> peerRows(peers.executeQuery());
-    into.peers.reserve(peerRows->rowsCount());
-    into.peerNumbers.reserve(peerRows->rowsCount());
-    while (peerRows->next()) {
-        SwarmReplica::PeerChange change;
-        change.tid = peerRows->getUInt(3);
-        if (peerRows->getInt(2) != 0) {
-            // Written by another process a moment ago: its next re-announce here can wait too.
-            auto peer = db::readPeer(*peerRows, kFeedColumns, readAt);
-            if (!peer)
-                continue;
-            change.peer = *peer;
-        } else {
-            change.present = false;
-            if (!change.peer.uid.assign(peerRows->getString(9).asStdString()))
-                continue;
+    std::unique_ptr<sql::ResultSet> rows(changes.executeQuery());
+    bool counted = false;
+    std::uint64_t pruned = 0;
+    while (rows->next()) {
+        switch (rows->getInt(1)) {
+            case 0:
+                counted = true;
+                into.committed = rows->getUInt64(2);
+                pruned = rows->getUInt64(16);
+                break;
+            case 1: {
+                SwarmReplica::TorrentChange change;
+                change.tid = rows->getUInt(4);
+                change.present = rows->getInt(3) != 0;
+                if (change.present) {
+                    if (!readInfoHash(*rows, 5, change.infoHash))
+                        continue;
+                    change.banned = rows->getInt(6) != 0;
+                    change.downloaded = rows->getInt64(7);
+                }
+                into.torrents.push_back(change);
+                into.torrentNumbers.push_back(rows->getUInt64(2));
+                break;
+            }
+            default: {
+                SwarmReplica::PeerChange change;
+                change.tid = rows->getUInt(4);
+                if (rows->getInt(3) != 0) {
+                    // Written by another process a moment ago: its next re-announce here can wait
+                    // too.
+                    auto peer = db::readPeer(*rows, kFeedColumns, readAt);
+                    if (!peer)
+                        continue;
+                    change.peer = *peer;
+                } else {
+                    change.present = false;
+                    if (!change.peer.uid.assign(rows->getString(kFeedColumns.uid).asStdString()))
+                        continue;
+                }
+                into.peers.push_back(change);
+                into.peerNumbers.push_back(rows->getUInt64(2));
+            }
         }
-        into.peers.push_back(change);
-        into.peerNumbers.push_back(peerRows->getUInt64(1));
     }
-    peerRows.reset();
-    into.gap = readNumber(session, kPrunedThrough, "tracker_sequence row 2") > after;
+    if (!counted)
+        throw sql::SQLException(
+            "tracker_sequence rows 1 and 2 are missing (run `trackerctl migrate`)");
+    into.upTo = std::min(into.committed, cap);
+    into.gap = pruned > after;
 }
 
 }  // namespace

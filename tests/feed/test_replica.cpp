@@ -749,20 +749,16 @@ TEST_CASE("the feeds' reads are range seeks on the sequence number") {
             ++found;
         return found;
     };
-    std::string peers = planOf(tracker::feed::statements::kPeerFeed, 2);
-    INFO(peers);
-    CHECK(count(peers, "\"key\": \"peers_seq\"") == 1);
-    CHECK(count(peers, "\"key\": \"departures_seq\"") == 1);
-    // The peers part and the departures part; no table scanned (but the union's result).
-    CHECK(count(peers, "\"access_type\": \"range\"") == 2);
-    CHECK(count(peers, "\"access_type\": \"ALL\"") == count(peers, "\"union_result\""));
-
-    std::string torrents = planOf(tracker::feed::statements::kTorrentFeed, 1);
-    INFO(torrents);
-    CHECK(count(torrents, "\"key\": \"torrent_feed_seq\"") == 1);
-    CHECK(count(torrents, "\"access_type\": \"range\"") == 1);
-    CHECK(count(torrents, "\"access_type\": \"eq_ref\"") == 1);  // the torrent by tid
-    CHECK(count(torrents, "\"access_type\": \"ALL\"") == 0);
+    std::string plan = planOf(tracker::feed::statements::kChanges, 3);
+    INFO(plan);
+    CHECK(count(plan, "\"key\": \"peers_seq\"") == 1);
+    CHECK(count(plan, "\"key\": \"departures_seq\"") == 1);
+    CHECK(count(plan, "\"key\": \"torrent_feed_seq\"") == 1);
+    // The registry's, the peers' and the departures' parts; the torrent by tid; the counters'
+    // two rows by their key; no table scanned (but the union's result).
+    CHECK(count(plan, "\"access_type\": \"range\"") == 3);
+    CHECK(count(plan, "\"access_type\": \"eq_ref\"") == 1);
+    CHECK(count(plan, "\"access_type\": \"ALL\"") == count(plan, "\"union_result\""));
 }
 
 TEST_CASE("re-announces update their row by its pid and spend no auto-increment value") {
@@ -812,6 +808,35 @@ TEST_CASE("re-announces update their row by its pid and spend no auto-increment 
     REQUIRE(process.store.announce(first, 51).status == StoreStatus::Ok);  // replica: pid a
     REQUIRE(process.writer.flush());
     CHECK(pidOf("a") == a);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a peer the replica does not hold is inserted without a lookup, and lands right") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "new rows");
+    std::string tid = std::to_string(torrent.tid);
+    Process here;
+    REQUIRE(here.feed.catchUp());
+    auto request = itest::announceFor(torrent, "w", "10.32.0.1", 100);
+    REQUIRE(here.store.announce(request, 51).status == StoreStatus::Ok);
+    REQUIRE(here.writer.flush());
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + tid + " AND uid = 'w'") == 1);
+
+    // Another process writes the same peer before this one pulls (a client that announced to
+    // two hosts): this one still takes it for new. The insert finds the row by its unique key.
+    Process there;
+    REQUIRE(there.feed.catchUp());
+    auto elsewhere = itest::announceFor(torrent, "x", "10.32.0.2", 100);
+    REQUIRE(there.store.announce(elsewhere, 51).status == StoreStatus::Ok);
+    REQUIRE(there.writer.flush());
+    elsewhere.left = 40;
+    elsewhere.port = 7100;
+    REQUIRE(here.store.announce(elsewhere, 51).status == StoreStatus::Ok);
+    REQUIRE(here.writer.flush());
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + tid + " AND uid = 'x'") == 1);
+    CHECK(db.scalar("SELECT residual FROM peers WHERE tid = " + tid + " AND uid = 'x'") == 40);
+    CHECK(db.scalar("SELECT port FROM peers WHERE tid = " + tid + " AND uid = 'x'") == 7100);
+    CHECK(db.scalar("SELECT leechers FROM tracker_swarms WHERE tid = " + tid) == 2);
     db.exec("DELETE FROM torrents WHERE tid = " + tid);
 }
 
