@@ -5,29 +5,27 @@
 namespace tracker::feed {
 
 void inNumberedTransaction(db::DbSession& session, const std::function<void()>& work) {
-    sql::Connection& connection = session.connection();
-    connection.setAutoCommit(false);
+    // Begun and ended by statements, the connection left in autocommit: two round trips
+    // where switching autocommit off and back on takes three.
+    session.statement(statements::kBeginTransaction).execute();
     try {
-        // No row, no lock and no number: LAST_INSERT_ID() would be some earlier insert's id.
+        // No row, no lock and no number (the variable is left as it was: NULL).
         if (session.statement(statements::kNextSequence).executeUpdate() != 1)
             throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
-        session.statement(statements::kUseSequence).execute();
         work();
         // Before the commit: only the triggers of this transaction's statements use the
         // number, and a connection must never go back to a pool still carrying it.
         session.statement(statements::kDropSequence).execute();
-        connection.commit();
+        session.statement(statements::kCommitTransaction).execute();
     } catch (...) {
         try {
-            connection.rollback();
-            connection.setAutoCommit(true);
+            session.statement(statements::kRollbackTransaction).execute();
             session.statement(statements::kDropSequence).execute();
         } catch (const sql::SQLException&) {
             // The connection is gone; the caller's error handling drops it.
         }
         throw;
     }
-    connection.setAutoCommit(true);
 }
 
 }  // namespace tracker::feed

@@ -24,8 +24,10 @@ using db::WorkOutcome;
 namespace {
 
 // Rows per multi-row statement: a batch is written in chunks of these sizes, biggest first,
-// each a statement prepared once per connection.
-constexpr std::size_t kChunkSizes[] = {256, 32, 4, 1};
+// each a statement prepared once per connection. Powers of two: a batch under 256 rows takes
+// at most eight statements (each one a round trip and some fixed work on the primary, which
+// every worker host's flushes pay).
+constexpr std::size_t kChunkSizes[] = {256, 128, 64, 32, 16, 8, 4, 2, 1};
 
 std::size_t chunkFor(std::size_t left) {
     for (std::size_t size : kChunkSizes)
@@ -91,7 +93,8 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
     };
     std::map<std::pair<std::uint32_t, std::string_view>, Folded> byPeer;
     for (const PeerWrite& write : writes) {
-        Folded& folded = byPeer[{write.tid, write.uid.view()}];
+        auto [at, first] = byPeer.try_emplace({write.tid, write.uid.view()});
+        Folded& folded = at->second;
         // A write coming back from a failed flush brings the completions it carried.
         if (write.completed || write.moreCompletions > 0) {
             std::uint32_t count = (write.completed ? 1 : 0) + write.moreCompletions;
@@ -103,7 +106,10 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
                 folded.moreCompletions += count;
         }
         std::uint32_t knownPid = folded.write.pid;
+        // Whether the row needs looking up is a matter of the table before the batch.
+        bool knownAbsent = first ? write.knownAbsent : folded.write.knownAbsent;
         folded.write = write;
+        folded.write.knownAbsent = knownAbsent;
         if (write.pid == 0)  // the same peer's row, known from an earlier write
             folded.write.pid = knownPid;
         if (write.kind == PeerWrite::Kind::Delete)
@@ -147,12 +153,13 @@ void writeChunks(DbSession& session, const RepeatedStatement& statement,
     }
 }
 
-// The rows of the upserts that came without one (a peer the replica did not hold, or no
-// replica): a consistent read on the unique key, before the transaction takes its number.
+// The rows of the upserts that came without one (a peer this process wrote but has not pulled
+// back yet, or no replica): a consistent read on the unique key, before the transaction takes
+// its number. Not for a peer a fresh replica did not hold: most often a new one.
 void findRows(DbSession& session, std::vector<PeerWrite>& writes) {
     std::vector<PeerWrite*> lookups;
     for (PeerWrite& write : writes)
-        if (write.kind == PeerWrite::Kind::Upsert && write.pid == 0)
+        if (write.kind == PeerWrite::Kind::Upsert && write.pid == 0 && !write.knownAbsent)
             lookups.push_back(&write);
     std::map<std::pair<std::uint32_t, std::string_view>, PeerWrite*> byKey;
     for (PeerWrite* write : lookups)

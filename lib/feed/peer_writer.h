@@ -42,6 +42,10 @@ struct PeerWrite {
     bool requiresCrypto = false;
     std::uint64_t left = 0;  // `residual`
     std::uint32_t pid = 0;   // the peer's row, when known (0: looked up, or a new row)
+    // No pid, and a fresh replica held no such peer: a new row, written without a lookup (a row
+    // there after all, written by another process since the replica's last pull, is found by
+    // the insert's unique key and costs one auto-increment value).
+    bool knownAbsent = false;
 };
 
 // Folds writes (in arrival order) to one per peer, sorted by (tid, uid) so that concurrent

@@ -64,16 +64,18 @@ constexpr const char* kFindPeersHead = "SELECT pid, uid, tid FROM peers WHERE (u
 constexpr const char* kFindPeersRow = "(?, ?)";
 constexpr const char* kFindPeersTail = ")";
 
-// A batch's number in the peer feed (migrations 005, 006): LAST_INSERT_ID(expr) hands the new
-// value back to this session alone, and the row stays locked until the batch commits, so
-// batches commit in number order. In @tracker_feed_seq, the triggers on `peers` stamp it on
-// every row the batch writes and on every departure it records.
+// A batch's number in the peer feed (migrations 005, 006), into this session's
+// @tracker_feed_seq in the same statement; the row stays locked until the batch commits, so
+// batches commit in number order. The triggers on `peers` stamp the number on every row the
+// batch writes and on every departure it records.
 constexpr const char* kNextSequence =
-    "UPDATE tracker_sequence SET value = LAST_INSERT_ID(value + 1) WHERE id = 1";
-constexpr const char* kUseSequence = "SET @tracker_feed_seq = LAST_INSERT_ID()";
+    "UPDATE tracker_sequence SET value = (@tracker_feed_seq := value + 1) WHERE id = 1";
 // After the batch's statements, before its commit: other writes on this connection take a
 // number per row again.
 constexpr const char* kDropSequence = "SET @tracker_feed_seq = NULL";
+constexpr const char* kBeginTransaction = "START TRANSACTION";
+constexpr const char* kCommitTransaction = "COMMIT";
+constexpr const char* kRollbackTransaction = "ROLLBACK";
 
 // Completions the write-behind counts without looking at the row (see coalescePeerWrites).
 constexpr const char* kAddCompletions =

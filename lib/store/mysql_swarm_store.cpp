@@ -207,10 +207,11 @@ MysqlSwarmStore::MysqlSwarmStore(db::ConnectionPool& pool, SwarmStoreOptions opt
 AnnounceOutcome MysqlSwarmStore::recordAndAnswer(const AnnounceRequest& request, std::uint32_t tid,
                                                  const protocol::SwarmCounts& counts,
                                                  PeerList peers, std::uint32_t candidates,
-                                                 std::uint32_t pid,
+                                                 std::uint32_t pid, bool knownAbsent,
                                                  std::chrono::steady_clock::duration holdFor) {
     AnnounceOutcome outcome;
     PeerWrite write = writeFor(request, tid, pid);
+    write.knownAbsent = knownAbsent;
     if (options_.writer && !write.completed && holdFor > holdFor.zero()) {
         options_.writer->hold(write, holdFor);
     } else if (options_.writer && !write.completed) {
@@ -310,7 +311,7 @@ AnnounceOutcome MysqlSwarmStore::announceReadFirst(const AnnounceRequest& reques
             bool wait = worthAwaitingOthers(request, answer);
             AnnounceOutcome outcome =
                 recordAndAnswer(request, answer.tid, answer.counts, std::move(answer.peers),
-                                candidates, pid, holdFor);
+                                candidates, pid, !answer.self, holdFor);
             if (outcome.status != StoreStatus::Ok)
                 return outcome;
             if (own) {

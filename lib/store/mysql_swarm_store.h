@@ -62,12 +62,13 @@ class MysqlSwarmStore : public SwarmStore {
     // Waits for the other processes' announces of the moment; true when the replica has
     // pulled them, and the swarm is worth reading again.
     bool awaitOthers(swarms::SwarmCache::Clock::time_point arrived);
-    // Records the announce to registered torrent `tid` (its row `pid`, when known) and answers
-    // with what was read of it. A `holdFor` above zero holds the write back that long at most
-    // (PeerWriter::hold).
+    // Records the announce to registered torrent `tid` (its row `pid`, when known; none at all,
+    // `knownAbsent`, as far as a fresh replica tells) and answers with what was read of it. A
+    // `holdFor` above zero holds the write back that long at most (PeerWriter::hold).
     AnnounceOutcome recordAndAnswer(const protocol::AnnounceRequest& request, std::uint32_t tid,
                                     const protocol::SwarmCounts& counts, PeerList peers,
                                     std::uint32_t candidates, std::uint32_t pid,
+                                    bool knownAbsent = false,
                                     std::chrono::steady_clock::duration holdFor = {});
     // How long the write of this announce may wait (zero: queue it now): a re-announce that
     // changes nothing the replica holds, of a row this process wrote less than quietWrite ago.

@@ -49,6 +49,23 @@ TEST_CASE("a batch folds to one write per peer, the last one, in (tid, uid) orde
     CHECK(coalescePeerWrites({}).empty());
 }
 
+TEST_CASE("whether a folded write looks its row up is a matter of the batch's first write") {
+    PeerWrite fresh = upsert(1, "n", 10);
+    fresh.knownAbsent = true;  // a fresh replica held no such peer before the batch
+    PeerWrite again = upsert(1, "n", 5);
+    auto folded = coalescePeerWrites({fresh, again});
+    REQUIRE(folded.size() == 1);
+    CHECK(folded[0].knownAbsent);
+    CHECK(folded[0].left == 5);
+
+    PeerWrite known = upsert(1, "k", 10);
+    PeerWrite later = upsert(1, "k", 5);
+    later.knownAbsent = true;
+    folded = coalescePeerWrites({known, later});
+    REQUIRE(folded.size() == 1);
+    CHECK_FALSE(folded[0].knownAbsent);
+}
+
 TEST_CASE("the same uid in two swarms is two peers") {
     auto folded = coalescePeerWrites({upsert(1, "k", 1), upsert(2, "k", 2)});
     REQUIRE(folded.size() == 2);
