@@ -26,8 +26,9 @@ constexpr const char* kCommittedSequence = "SELECT value FROM tracker_sequence W
 // 007: a quiet re-announce keeps it), so a departure older than the row is of an earlier stay
 // and one newer than it cannot exist (the row would be gone): in seq order each lands right.
 // The indexes are forced: a pull always asks for the last few changes, but on a small or
-// freshly pruned table the optimizer's statistics can favour a scan. One statement, not four:
-// each is a round trip and some fixed work on the server, and every worker host pulls.
+// freshly pruned table the optimizer's statistics can favour a scan. One statement, not three:
+// each is a round trip and some fixed work on the server, and every worker host pulls (a pull
+// reads kCommittedSequence first, and this only when something is new).
 constexpr const char* kChanges =
     "(SELECT 0 AS kind, c.value AS seq, NULL AS present, 0 AS tid, NULL AS infohash, "
     "NULL AS banned, NULL AS downloaded, NULL AS port, NULL AS crypt, NULL AS seeding, "
