@@ -1,6 +1,7 @@
 #include "schema/online_steps.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -23,8 +24,14 @@ constexpr int kLockWaitTimeout = 1205;
 constexpr int kDeadlock = 1213;
 constexpr int kLockRetries = 120;
 constexpr milliseconds kLockRetryPause{250};
-// Rows a copy batch reads with shared locks: a writer of one of them waits at most this long.
+// Rows a copy batch reads with shared locks at most: a writer of one of them waits at most as
+// long as the batch runs.
 constexpr std::size_t kCopyBatchRows = 2000;
+// A batch that met a lock pauses this long before its retry, twice as long each time it meets
+// one again, up to the most; a key range that stays locked this long fails the step.
+constexpr milliseconds kGiveWayPause{10};
+constexpr milliseconds kGiveWayPauseMost{250};
+constexpr std::chrono::seconds kGiveUpAfter{120};
 
 milliseconds since(Clock::time_point start) {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
@@ -58,6 +65,95 @@ void run(sql::Connection& connection, const std::string& text) {
     }
 }
 
+struct KeyRange {
+    unsigned long long first = 0;
+    unsigned long long last = 0;
+};
+
+bool isLockConflict(const sql::SQLException& error) {
+    return (error.getErrorCode() == kLockWaitTimeout || error.getErrorCode() == kDeadlock) &&
+           !db::isConnectionLost(error);
+}
+
+// How many batches went through, and how many times one met a lock and was rolled back.
+struct BatchCount {
+    std::size_t done = 0;
+    std::size_t gaveWay = 0;
+};
+
+std::string describe(const BatchCount& count) {
+    return std::to_string(count.done) + " batch(es), " + std::to_string(count.gaveWay) +
+           " given way to a lock";
+}
+
+// Walks `range` in transactions of at most `size` keys, each READ COMMITTED and filled by
+// `batch(first, last)`. A batch holds many rows' locks to its
+// end, so it must never wait for a lock meanwhile: its wait can close a cycle with one of the
+// site's statements, and InnoDB rolls back the lighter transaction of a deadlock, the site's.
+// So batches run without lock waits (innodb_lock_wait_timeout 0: MariaDB fails the statement at
+// once; MySQL, whose least is 1 s, waits that second), and one that meets a lock is rolled back
+// and tried again after a pause with half as many keys, doubled back as batches go through:
+// under many writes, shorter transactions still find their rows free.
+template <typename Batch>
+BatchCount inKeyBatches(sql::Connection& connection, const std::string& what, KeyRange range,
+                        std::size_t size, milliseconds& longestHold, Batch&& batch) {
+    run(connection,
+        "SET @tracker_saved_lock_wait = @@SESSION.innodb_lock_wait_timeout, "
+        "SESSION innodb_lock_wait_timeout = 0");
+    auto restore = [&] {
+        run(connection, "SET SESSION innodb_lock_wait_timeout = @tracker_saved_lock_wait");
+    };
+    BatchCount count;
+    try {
+        std::size_t keys = size;
+        milliseconds pause = kGiveWayPause;
+        Clock::time_point progressed = Clock::now();
+        for (unsigned long long first = range.first;;) {
+            unsigned long long last =
+                range.last - first < keys - 1 ? range.last : first + (keys - 1);
+            try {
+                Clock::time_point begun = Clock::now();
+                run(connection, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+                run(connection, "START TRANSACTION");
+                batch(first, last);
+                run(connection, "COMMIT");
+                longestHold = std::max(longestHold, since(begun));
+            } catch (const sql::SQLException& error) {
+                if (!isLockConflict(error))
+                    throw;
+                run(connection, "ROLLBACK");
+                if (Clock::now() - progressed > kGiveUpAfter) {
+                    throw std::runtime_error(
+                        what + ": keys " + std::to_string(first) + " to " + std::to_string(last) +
+                        " stayed locked by other transactions for " +
+                        std::to_string(kGiveUpAfter.count()) + " s (" + error.what() + ")");
+                }
+                ++count.gaveWay;
+                keys = std::max<std::size_t>(1, keys / 2);
+                std::this_thread::sleep_for(pause);
+                pause = std::min(pause * 2, kGiveWayPauseMost);
+                continue;
+            }
+            ++count.done;
+            progressed = Clock::now();
+            pause = kGiveWayPause;
+            keys = std::min(size, keys * 2);
+            if (last == range.last)
+                break;
+            first = last + 1;
+        }
+    } catch (...) {
+        try {
+            restore();
+        } catch (const sql::SQLException&) {
+            // The connection is gone with the setting; the first error is the one to report.
+        }
+        throw;
+    }
+    restore();
+    return count;
+}
+
 std::string quotedName(const std::string& name) {
     std::string out = "`";
     for (char c : name) {
@@ -86,11 +182,6 @@ std::vector<std::string> strings(sql::Connection& connection, const char* query,
         out.push_back(rows->getString(1).asStdString());
     return out;
 }
-
-struct KeyRange {
-    unsigned long long first = 0;
-    unsigned long long last = 0;
-};
 
 std::optional<KeyRange> keyRange(sql::Connection& connection, const std::string& table,
                                  const std::string& column) {
@@ -189,31 +280,22 @@ StepTiming runInBatches(sql::Connection& connection, const BatchedStep& step,
     std::optional<KeyRange> range = keyRange(connection, step.table, step.column);
     std::unique_ptr<sql::PreparedStatement> bounds(
         connection.prepareStatement("SET @batch_first = ?, @batch_last = ?"));
-    std::size_t batches = 0;
-    for (unsigned long long first = range ? range->first : 1; range && first <= range->last;
-         first += step.size) {
-        unsigned long long last = std::min(range->last, first + step.size - 1);
-        bounds->setUInt64(1, first);
-        bounds->setUInt64(2, last);
-        bounds->execute();
-        retryingLocks(connection, [&] {
-            Clock::time_point begun = Clock::now();
-            run(connection, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
-            run(connection, "START TRANSACTION");
-            for (const std::string& statement : statements)
-                run(connection, statement);
-            run(connection, "COMMIT");
-            timing.longestHold = std::max(timing.longestHold, since(begun));
-        });
-        ++batches;
-        if (last == range->last)
-            break;
+    BatchCount batches;
+    if (range) {
+        batches = inKeyBatches(connection, step.table, *range, step.size, timing.longestHold,
+                               [&](unsigned long long first, unsigned long long last) {
+                                   bounds->setUInt64(1, first);
+                                   bounds->setUInt64(2, last);
+                                   bounds->execute();
+                                   for (const std::string& statement : statements)
+                                       run(connection, statement);
+                               });
     }
     run(connection, "SET @batch_first = NULL, @batch_last = NULL");
     timing.total = since(start);
     timing.what = std::to_string(statements.size()) + " statement(s) over " + step.table + "." +
-                  step.column + " in " + std::to_string(batches) + " batch(es) of " +
-                  std::to_string(step.size);
+                  step.column + " in batches of up to " + std::to_string(step.size) + ": " +
+                  describe(batches);
     return timing;
 }
 
@@ -300,59 +382,54 @@ StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
     for (std::size_t i = 0; i < columns.size(); ++i)
         row += std::string(i == 0 ? "" : ", ") + "UNHEX(?)";
     row += ")";
-    std::unique_ptr<sql::PreparedStatement> fullInsert;
-    auto insertFor = [&](std::size_t rows) {
+    // One prepared INSERT per row count met: full batches share one, and a batch cut short by
+    // deleted keys or by a lock adds its own, dropped when too many have piled up.
+    std::map<std::size_t, std::unique_ptr<sql::PreparedStatement>> inserts;
+    auto insertFor = [&](std::size_t rows) -> sql::PreparedStatement& {
+        auto found = inserts.find(rows);
+        if (found != inserts.end())
+            return *found->second;
+        if (inserts.size() >= 16)
+            inserts.clear();
         std::string text = "INSERT IGNORE INTO " + quotedName(shadow) + " (" + list + ") VALUES ";
         for (std::size_t i = 0; i < rows; ++i)
             text += (i == 0 ? "" : ", ") + row;
-        return std::unique_ptr<sql::PreparedStatement>(connection.prepareStatement(text));
+        return *inserts.emplace(rows, connection.prepareStatement(text)).first->second;
     };
     std::optional<KeyRange> range = keyRange(connection, table, key[0]);
     unsigned long long copied = 0;
-    for (unsigned long long first = range ? range->first : 1; range && first <= range->last;
-         first += kCopyBatchRows) {
-        unsigned long long last = std::min(range->last, first + kCopyBatchRows - 1);
-        retryingLocks(connection, [&] {
-            Clock::time_point begun = Clock::now();
-            // Record locks only: the rows read, not the gaps around them, where the site's
-            // new rows go.
-            run(connection, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
-            run(connection, "START TRANSACTION");
-            read->setUInt64(1, first);
-            read->setUInt64(2, last);
-            std::vector<sql::SQLString> values;
-            std::vector<bool> nulls;
-            {
-                std::unique_ptr<sql::ResultSet> rows(read->executeQuery());
-                while (rows->next()) {
-                    for (std::size_t i = 1; i <= columns.size(); ++i) {
-                        nulls.push_back(rows->isNull(static_cast<unsigned>(i)));
-                        values.push_back(rows->getString(static_cast<unsigned>(i)));
-                    }
+    // Read committed: record locks only, on the rows read, not on the gaps around them, where
+    // the site's new rows go.
+    auto copyBatch = [&](unsigned long long first, unsigned long long last) {
+        read->setUInt64(1, first);
+        read->setUInt64(2, last);
+        std::vector<sql::SQLString> values;
+        std::vector<bool> nulls;
+        {
+            std::unique_ptr<sql::ResultSet> rows(read->executeQuery());
+            while (rows->next()) {
+                for (std::size_t i = 1; i <= columns.size(); ++i) {
+                    nulls.push_back(rows->isNull(static_cast<unsigned>(i)));
+                    values.push_back(rows->getString(static_cast<unsigned>(i)));
                 }
             }
-            std::size_t count = columns.empty() ? 0 : values.size() / columns.size();
-            if (count > 0) {
-                std::unique_ptr<sql::PreparedStatement> partial;
-                if (count == kCopyBatchRows && !fullInsert)
-                    fullInsert = insertFor(count);
-                if (count != kCopyBatchRows)
-                    partial = insertFor(count);
-                sql::PreparedStatement& insert = count == kCopyBatchRows ? *fullInsert : *partial;
-                for (std::size_t i = 0; i < values.size(); ++i) {
-                    if (nulls[i])
-                        insert.setNull(static_cast<unsigned>(i + 1), 0);
-                    else
-                        insert.setString(static_cast<unsigned>(i + 1), values[i]);
-                }
-                copied += static_cast<unsigned long long>(insert.executeUpdate());
-            }
-            run(connection, "COMMIT");
-            timing.longestHold = std::max(timing.longestHold, since(begun));
-        });
-        if (last == range->last)
-            break;
-    }
+        }
+        std::size_t count = columns.empty() ? 0 : values.size() / columns.size();
+        if (count == 0)
+            return;
+        sql::PreparedStatement& insert = insertFor(count);
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (nulls[i])
+                insert.setNull(static_cast<unsigned>(i + 1), 0);
+            else
+                insert.setString(static_cast<unsigned>(i + 1), values[i]);
+        }
+        copied += static_cast<unsigned long long>(insert.executeUpdate());
+    };
+    BatchCount batches;
+    if (range)
+        batches = inKeyBatches(connection, table + " copy", *range, kCopyBatchRows,
+                               timing.longestHold, copyBatch);
     // Fresh statistics before it serves: the optimizer must not take the copy for empty.
     executeRetryingLocks(connection, "ANALYZE TABLE " + quotedName(shadow));
     run(connection, "SET SESSION sql_mode = @tracker_saved_sql_mode");
@@ -365,7 +442,8 @@ StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
     // The old table goes with the mirror triggers, which moved with it.
     executeRetryingLocks(connection, "DROP TABLE " + quotedName(old));
     timing.total = since(start);
-    timing.what = table + " rebuilt online (" + std::to_string(copied) + " rows copied)";
+    timing.what = table + " rebuilt online (" + std::to_string(copied) + " rows copied in " +
+                  describe(batches) + ")";
     return timing;
 }
 

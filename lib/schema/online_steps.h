@@ -16,21 +16,24 @@ namespace tracker::schema {
 // What a step did, for the report: how long it ran and the longest any one of its
 // transactions (a batch, the swap) held its locks.
 struct StepTiming {
-    std::string what;  // "peers rebuilt online (1000000 rows)", "3 statements in 1000 batches"
+    // "peers rebuilt online (1000000 rows copied in 500 batch(es), 2 given way to a lock)"
+    std::string what;
     std::chrono::milliseconds total{0};
     std::chrono::milliseconds longestHold{0};
 };
 
-// Runs `statements` once per batch of `step.size` values of `step.table`.`step.column` between
-// its MIN and MAX as they are when it starts, each batch one READ COMMITTED transaction,
-// retried on a deadlock or a lock wait timeout (a batch is idempotent by construction).
+// Runs `statements` once per batch of at most `step.size` values of `step.table`.`step.column`
+// between its MIN and MAX as they are when it starts, each batch one READ COMMITTED transaction
+// that waits for no row lock: one that meets a lock is rolled back and retried, smaller (a batch
+// is idempotent by construction).
 // Rows added after it starts are the business of the triggers the migration created before.
 StepTiming runInBatches(sql::Connection& connection, const BatchedStep& step,
                         const std::vector<std::string>& statements);
 
 // Applies `alter` (an ALTER TABLE's clauses) to a copy of its table while the table's writers
 // go on: a shadow table in the new shape, triggers on the table mirroring every write into it,
-// the rows copied in short batches of locking reads, then one atomic RENAME TABLE. The table
+// the rows copied in short batches of locking reads (that wait for no lock, as above), then one
+// atomic RENAME TABLE. The table
 // must have no triggers of its own (they would not follow it to the copy): refused otherwise.
 // Throws std::runtime_error with what went wrong; an interrupted rebuild is cleaned up by the
 // next one.

@@ -1,0 +1,143 @@
+// A migration's batches against a site's open transaction: a batch that meets the site's row
+// lock gives way instead of waiting for it, so that the site's next statement, waiting in turn
+// for a row of the batch, never closes a deadlock of which InnoDB would make it the victim.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "db/db_session.h"
+#include "db_fixture.h"
+#include "schema/online_steps.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+void execOn(tracker::db::DbSession& session, const std::string& text) {
+    std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
+    statement->execute(text);
+}
+
+// Runs `step` on its own connection in a thread, keeping what it threw.
+class MigrationThread {
+  public:
+    template <typename Step>
+    explicit MigrationThread(Step step)
+        : thread_([this, step] {
+              auto& driver = *get_driver_instance();
+              tracker::db::ensureDriverThreadInit(driver);
+              try {
+                  tracker::db::DbSession session(driver, itest::testDatabase());
+                  step(session.connection());
+              } catch (const std::exception& error) {
+                  error_ = error.what();
+              }
+              done_ = true;
+          }) {}
+    ~MigrationThread() {
+        if (thread_.joinable())
+            thread_.join();
+    }
+    bool done() const { return done_; }
+    std::string join() {
+        thread_.join();
+        return error_;
+    }
+
+  private:
+    std::string error_;
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a backfill batch that meets the site's row lock gives way: the site's transaction "
+    "goes on and the batch's rows are all done once") {
+    itest::Sql admin;
+    admin.exec("DROP TABLE IF EXISTS giveway_backfill");
+    admin.exec(
+        "CREATE TABLE giveway_backfill (id INT UNSIGNED PRIMARY KEY, v INT NOT NULL "
+        "DEFAULT 0) ENGINE=InnoDB");
+    admin.exec("INSERT INTO giveway_backfill (id) SELECT seq FROM seq_1_to_100");
+
+    tracker::db::DbSession site(*get_driver_instance(), itest::testDatabase());
+    execOn(site, "START TRANSACTION");
+    execOn(site, "UPDATE giveway_backfill SET v = v + 10 WHERE id = 50");
+
+    std::string report;
+    MigrationThread migration([&report](sql::Connection& connection) {
+        report = tracker::schema::runInBatches(
+                     connection, tracker::schema::BatchedStep{100, "giveway_backfill", "id"},
+                     {"UPDATE giveway_backfill SET v = v + 1 WHERE id BETWEEN @batch_first AND "
+                      "@batch_last"})
+                     .what;
+    });
+    std::this_thread::sleep_for(300ms);
+    // A batch waiting for row 50 would hold row 10: this statement would close the cycle.
+    CHECK_NOTHROW(execOn(site, "UPDATE giveway_backfill SET v = v + 10 WHERE id = 10"));
+    CHECK_FALSE(migration.done());  // row 50 is still the site's
+    execOn(site, "COMMIT");
+    CHECK(migration.join() == "");
+    CHECK_THAT(report, Catch::Contains("given way to a lock") && !Catch::Contains(", 0 given way"));
+
+    CHECK(admin.scalar("SELECT COUNT(*) FROM giveway_backfill WHERE v = 1") == 98);
+    CHECK(admin.scalar("SELECT COUNT(*) FROM giveway_backfill WHERE v = 11 AND id IN (10, 50)") ==
+          2);
+    admin.exec("DROP TABLE giveway_backfill");
+}
+
+TEST_CASE(
+    "a rebuild's copy batch that meets the site's row lock gives way: the site's "
+    "transaction goes on and the copy holds its writes") {
+    itest::Sql admin;
+    admin.exec("DROP TABLE IF EXISTS giveway_copy, _giveway_copy_rebuild, _giveway_copy_old");
+    admin.exec(
+        "CREATE TABLE giveway_copy (id INT UNSIGNED PRIMARY KEY, v INT NOT NULL DEFAULT "
+        "0) ENGINE=InnoDB");
+    admin.exec("INSERT INTO giveway_copy (id) SELECT seq FROM seq_1_to_40000");
+
+    MigrationThread migration([](sql::Connection& connection) {
+        tracker::schema::rebuildOnline(connection,
+                                       {"giveway_copy", "MODIFY v BIGINT NOT NULL DEFAULT 0"});
+    });
+    tracker::db::DbSession site(*get_driver_instance(), itest::testDatabase());
+    // The site's transaction begins once the mirror triggers are there (creating them waits
+    // for open transactions on the table), on the last row, which the copy reaches last.
+    auto waitFor = [&](const std::string& query, long long atLeast) {
+        for (int i = 0; i < 3000 && !migration.done(); ++i) {
+            if (admin.scalar(query) >= atLeast)
+                return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return false;
+    };
+    REQUIRE(
+        waitFor("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = "
+                "DATABASE() AND EVENT_OBJECT_TABLE = 'giveway_copy'",
+                3));
+    execOn(site, "START TRANSACTION");
+    execOn(site, "UPDATE giveway_copy SET v = 8 WHERE id = 40000");
+    // Until the copy has committed all but its last batch (read apart from the site's snapshot).
+    REQUIRE(waitFor("SELECT COUNT(*) FROM _giveway_copy_rebuild", 38000));
+    std::this_thread::sleep_for(200ms);
+    // A copy batch waiting for row 40000 would hold row 39000 under a shared lock.
+    CHECK_NOTHROW(execOn(site, "UPDATE giveway_copy SET v = 9 WHERE id = 39000"));
+    CHECK_FALSE(migration.done());
+    execOn(site, "COMMIT");
+    CHECK(migration.join() == "");
+
+    CHECK(admin.scalar("SELECT COUNT(*) FROM giveway_copy") == 40000);
+    CHECK(admin.scalar("SELECT v FROM giveway_copy WHERE id = 40000") == 8);
+    CHECK(admin.scalar("SELECT v FROM giveway_copy WHERE id = 39000") == 9);
+    CHECK(admin.scalar("SELECT COUNT(*) FROM giveway_copy WHERE v <> 0") == 2);
+    CHECK(admin.text("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                     "DATABASE() AND TABLE_NAME = 'giveway_copy' AND COLUMN_NAME = 'v'") ==
+          "bigint");
+    admin.exec("DROP TABLE giveway_copy");
+}
