@@ -107,6 +107,26 @@ struct WriterFigures {
     std::vector<std::string> errors;
 };
 
+// InnoDB's account of the latest deadlock (the two transactions, their statements and locks),
+// so that a failure says who the PHP's statement met.
+std::string latestDeadlock(sql::Connection& connection) {
+    try {
+        std::unique_ptr<sql::Statement> status(connection.createStatement());
+        std::unique_ptr<sql::ResultSet> row(status->executeQuery("SHOW ENGINE INNODB STATUS"));
+        if (!row->next())
+            return {};
+        std::string text = row->getString(3).asStdString();
+        auto begin = text.find("LATEST DETECTED DEADLOCK");
+        if (begin == std::string::npos)
+            return {};
+        auto end = text.find("------------\nTRANSACTIONS", begin);
+        return "\n" +
+               text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    } catch (const sql::SQLException& error) {
+        return std::string("\n(no InnoDB status: ") + error.what() + ")";
+    }
+}
+
 // One PHP front end process: announces on random torrents (re-announces of the peers there,
 // new peers, stops and completions) until told to stop, timing each statement.
 void phpWriter(unsigned seed, const std::atomic<bool>& stop, WriterFigures& figures) {
@@ -171,7 +191,9 @@ void phpWriter(unsigned seed, const std::atomic<bool>& stop, WriterFigures& figu
             ++figures.announces;
         } catch (const sql::SQLException& error) {
             errors.push_back("database error " + std::to_string(error.getErrorCode()) + ": " +
-                             error.what() + " (after " + std::to_string(writes) + " announces)");
+                             error.what() + " (after " + std::to_string(writes) + " announces)" +
+                             (error.getErrorCode() == 1213 ? latestDeadlock(session.connection())
+                                                           : std::string()));
         }
     }
     std::lock_guard<std::mutex> lock(figures.mutex);
