@@ -37,6 +37,11 @@ milliseconds since(Clock::time_point start) {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
 }
 
+bool isLockConflict(const sql::SQLException& error) {
+    return (error.getErrorCode() == kLockWaitTimeout || error.getErrorCode() == kDeadlock) &&
+           !db::isConnectionLost(error);
+}
+
 // Runs `attempt` again while it fails on a lock (each attempt must undo itself on failure).
 template <typename Attempt>
 void retryingLocks(sql::Connection& connection, Attempt&& attempt) {
@@ -45,9 +50,7 @@ void retryingLocks(sql::Connection& connection, Attempt&& attempt) {
             attempt();
             return;
         } catch (const sql::SQLException& error) {
-            int code = error.getErrorCode();
-            if ((code != kLockWaitTimeout && code != kDeadlock) || tries >= kLockRetries ||
-                db::isConnectionLost(error))
+            if (!isLockConflict(error) || tries >= kLockRetries)
                 throw;
             std::unique_ptr<sql::Statement> rollback(connection.createStatement());
             rollback->execute("ROLLBACK");
@@ -70,11 +73,6 @@ struct KeyRange {
     unsigned long long last = 0;
 };
 
-bool isLockConflict(const sql::SQLException& error) {
-    return (error.getErrorCode() == kLockWaitTimeout || error.getErrorCode() == kDeadlock) &&
-           !db::isConnectionLost(error);
-}
-
 // How many batches went through, and how many times one met a lock and was rolled back.
 struct BatchCount {
     std::size_t done = 0;
@@ -86,10 +84,11 @@ std::string describe(const BatchCount& count) {
            " given way to a lock";
 }
 
-// Walks `range` in transactions of at most `size` keys, each READ COMMITTED and filled by
-// `batch(first, last)`. A batch holds many rows' locks to its
-// end, so it must never wait for a lock meanwhile: its wait can close a cycle with one of the
-// site's statements, and InnoDB rolls back the lighter transaction of a deadlock, the site's.
+// Walks `range` in transactions of at most `size` keys, each filled by `batch(first, last)`
+// and READ COMMITTED: record locks only, on the rows read, not on the gaps around them, where
+// the site's new rows go. A batch holds many rows' locks to its end, so it must never wait for
+// a lock meanwhile: its wait can close a cycle with one of the site's statements, and InnoDB
+// rolls back the lighter transaction of a deadlock, the site's.
 // So batches run without lock waits (innodb_lock_wait_timeout 0: MariaDB fails the statement at
 // once; MySQL, whose least is 1 s, waits that second), and one that meets a lock is rolled back
 // and tried again after a pause with half as many keys, doubled back as batches go through:
@@ -398,8 +397,6 @@ StepTiming rebuildOnline(sql::Connection& connection, const AlterParts& alter) {
     };
     std::optional<KeyRange> range = keyRange(connection, table, key[0]);
     unsigned long long copied = 0;
-    // Read committed: record locks only, on the rows read, not on the gaps around them, where
-    // the site's new rows go.
     auto copyBatch = [&](unsigned long long first, unsigned long long last) {
         read->setUInt64(1, first);
         read->setUInt64(2, last);
