@@ -35,18 +35,24 @@ BEGIN
      WHERE tid = OLD.tid;
 END//
 
+-- The new side first: until the batches below have given every torrent its row, an UPDATE
+-- of a row not there yet takes a gap lock (the PHP's connections read REPEATABLE READ), and an
+-- insert after it in the same statement waits for another's gap lock while holding its own:
+-- two PHP re-announces that turn a peer seeder at once in torrents past the last row
+-- deadlocked. Inserted first, the row is there for the UPDATE (the recount puts right
+-- whatever the counters held before it).
 CREATE OR REPLACE TRIGGER peers_count_update AFTER UPDATE ON peers FOR EACH ROW
 BEGIN
     -- A re-announce that changes nothing but `updated` touches no counter.
     IF (OLD.residual = 0) <> (NEW.residual = 0) OR OLD.tid <> NEW.tid THEN
-        UPDATE tracker_swarms
-           SET seeders = seeders - (OLD.residual = 0),
-               leechers = leechers - (OLD.residual <> 0)
-         WHERE tid = OLD.tid;
         INSERT INTO tracker_swarms (tid, seeders, leechers)
              VALUES (NEW.tid, NEW.residual = 0, NEW.residual <> 0)
         ON DUPLICATE KEY UPDATE seeders = seeders + (NEW.residual = 0),
                                 leechers = leechers + (NEW.residual <> 0);
+        UPDATE tracker_swarms
+           SET seeders = seeders - (OLD.residual = 0),
+               leechers = leechers - (OLD.residual <> 0)
+         WHERE tid = OLD.tid;
     END IF;
 END//
 

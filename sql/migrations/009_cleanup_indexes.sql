@@ -42,21 +42,24 @@ BEGIN
      WHERE tid = OLD.tid;
 END//
 
+-- The new side first, as in 003: an UPDATE of a counter row not there (a torrent this
+-- migration has not given its row yet) takes a gap lock, and an insert after it could close a
+-- deadlock with another statement doing the same.
 CREATE OR REPLACE TRIGGER peers_count_update AFTER UPDATE ON peers FOR EACH ROW
 BEGIN
     -- A re-announce that changes nothing but `updated` touches no counter.
     IF (OLD.residual = 0) <> (NEW.residual = 0) OR OLD.tid <> NEW.tid THEN
-        UPDATE tracker_swarms
-           SET empty_since = IF(seeders + leechers - 1 > 0, NULL, COALESCE(empty_since, NOW())),
-               seeders = seeders - (OLD.residual = 0),
-               leechers = leechers - (OLD.residual <> 0)
-         WHERE tid = OLD.tid;
         INSERT INTO tracker_swarms (tid, seeders, leechers)
              VALUES (NEW.tid, NEW.residual = 0, NEW.residual <> 0)
         ON DUPLICATE KEY UPDATE
             empty_since = IF(seeders + leechers + 1 > 0, NULL, COALESCE(empty_since, NOW())),
             seeders = seeders + (NEW.residual = 0),
             leechers = leechers + (NEW.residual <> 0);
+        UPDATE tracker_swarms
+           SET empty_since = IF(seeders + leechers - 1 > 0, NULL, COALESCE(empty_since, NOW())),
+               seeders = seeders - (OLD.residual = 0),
+               leechers = leechers - (OLD.residual <> 0)
+         WHERE tid = OLD.tid;
     END IF;
 END//
 

@@ -141,3 +141,61 @@ TEST_CASE(
           "bigint");
     admin.exec("DROP TABLE giveway_copy");
 }
+
+TEST_CASE(
+    "two site statements that turn peers seeders in torrents not yet given their counter row "
+    "(a migration's window) do not deadlock") {
+    itest::Sql admin;
+    // The two newest torrents, so that both counter rows, once gone, fall in one gap: the one
+    // after the last row.
+    auto first = itest::registerTorrent(admin, "window one");
+    auto second = itest::registerTorrent(admin, "window two");
+    for (const auto* torrent : {&first, &second}) {
+        admin.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" +
+                   std::to_string(torrent->tid) + ", 'w', 'window', '10.42.0.1', 6881, 100)");
+    }
+    admin.exec("DELETE FROM tracker_swarms WHERE tid IN (" + std::to_string(first.tid) + ", " +
+               std::to_string(second.tid) + ")");
+
+    // A third transaction holds that gap (a locking read of the range up to the end), so that
+    // each statement stops where its trigger first inserts, and both stand there at once when
+    // it lets go (REPEATABLE READ, as the PHP's connections read).
+    tracker::db::DbSession holder(*get_driver_instance(), itest::testDatabase());
+    execOn(holder, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    execOn(holder, "START TRANSACTION");
+    {
+        std::unique_ptr<sql::Statement> statement(holder.connection().createStatement());
+        std::unique_ptr<sql::ResultSet> none(statement->executeQuery(
+            "SELECT * FROM tracker_swarms WHERE tid >= " + std::to_string(first.tid) +
+            " FOR UPDATE"));
+        CHECK_FALSE(none->next());
+    }
+    auto seeding = [](const itest::Torrent& torrent) {
+        return [tid = torrent.tid](sql::Connection& connection) {
+            std::unique_ptr<sql::Statement> statement(connection.createStatement());
+            statement->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+            // A number of the feed's own: as in the window, before the feed's triggers, the
+            // two statements do not take turns on the sequence row.
+            statement->execute("SET @tracker_feed_seq = 1");
+            statement->execute("UPDATE peers SET residual = 0 WHERE uid = 'w' AND tid = " +
+                               std::to_string(tid));
+        };
+    };
+    MigrationThread one(seeding(first));
+    MigrationThread two(seeding(second));
+    // Both stand in their trigger's insert, waiting for the holder.
+    const std::string waiting =
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE "
+        "'INSERT INTO tracker_swarms%'";
+    for (int i = 0; i < 300 && admin.scalar(waiting) < 2; ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(admin.scalar(waiting) == 2);
+    execOn(holder, "COMMIT");
+    CHECK(one.join() == "");
+    CHECK(two.join() == "");
+    for (const auto* torrent : {&first, &second}) {
+        CHECK(admin.scalar("SELECT residual FROM peers WHERE uid = 'w' AND tid = " +
+                           std::to_string(torrent->tid)) == 0);
+        admin.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent->tid));
+    }
+}
