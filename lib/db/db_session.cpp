@@ -47,6 +47,13 @@ sql::PreparedStatement& DbSession::statement(const char* sql) {
     return *slot;
 }
 
+void DbSession::setting(const char* sql) {
+    if (settings_.count(sql) != 0)
+        return;
+    statement(sql).execute();
+    settings_.insert(sql);
+}
+
 bool isConnectionLost(const sql::SQLException& error) {
     int code = error.getErrorCode();
     // 2000-2999 are client-side errors (CR_SERVER_GONE_ERROR 2006, CR_SERVER_LOST 2013 ...);

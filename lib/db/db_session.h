@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <cppconn/connection.h>
 #include <cppconn/driver.h>
@@ -27,6 +28,9 @@ class DbSession {
     // The statement for this SQL text, prepared on first use. `sql` must be a string literal
     // (statements are cached by its address): SQL is never built from request bytes.
     sql::PreparedStatement& statement(const char* sql);
+    // Runs `sql` (a session setting, a string literal) the first time it is asked for on this
+    // connection, and never again: a setting lasts as long as the connection.
+    void setting(const char* sql);
     sql::Connection& connection() { return *connection_; }
 
     // When it was last handed back to the pool: an idle session is pinged before reuse.
@@ -35,6 +39,7 @@ class DbSession {
   private:
     std::unique_ptr<sql::Connection> connection_;
     std::unordered_map<const char*, std::unique_ptr<sql::PreparedStatement>> statements_;
+    std::unordered_set<const char*> settings_;
 };
 
 // True when the exception means the connection is gone (server restarted, killed, timed out):
