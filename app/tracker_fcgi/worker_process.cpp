@@ -13,11 +13,17 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     // The replica follows the database on a connection of its own, one of poolSize: when
     // announces keep every other connection busy, it must not fall behind and send them all
     // to the database too. With a pool of one, it shares that one.
+    // The write-behind's flushes too, from a pool of three: their multi-row statements are
+    // then prepared on one connection of the server's, not on every one.
     const bool replicaOn = config.peerFlushMs > 0 && config.replicaPullMs > 0;
     const bool feedConnection = replicaOn && config.poolSize >= 2;
+    const bool flushConnection = config.peerFlushMs > 0 && config.poolSize >= 3;
     const std::chrono::milliseconds poolWait(config.poolWaitMs);
     pool_ = std::make_unique<db::ConnectionPool>(
-        config.database, config.poolSize - (feedConnection ? 1 : 0), poolWait);
+        config.database, config.poolSize - (feedConnection ? 1 : 0) - (flushConnection ? 1 : 0),
+        poolWait);
+    if (flushConnection)
+        flushPool_ = std::make_unique<db::ConnectionPool>(config.database, 1, poolWait);
     if (replicaOn) {
         feed::ReplicaFeed::Options feedOptions;
         feedOptions.pullInterval = std::chrono::milliseconds(config.replicaPullMs);
@@ -25,6 +31,7 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
         feedOptions.resyncInterval = std::chrono::seconds(config.replicaReloadSeconds);
         feedOptions.outageGrace = std::chrono::seconds(config.outageServeSeconds);
         feedOptions.loadPool = pool_.get();  // a load reads on one of the announces' connections
+        feedOptions.writerTick = std::chrono::milliseconds(config.peerFlushMs);
         if (feedConnection)
             feedPool_ = std::make_unique<db::ConnectionPool>(config.database, 1, poolWait);
         if (config.readReplica.enabled) {
@@ -39,21 +46,25 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
             std::make_unique<feed::ReplicaFeed>(feedPool_ ? *feedPool_ : *pool_, feedOptions);
     }
     if (config.peerFlushMs > 0) {
-        std::function<void()> afterFlush;
-        feed::PeerWriter::TouchesWritten afterTouches;
+        feed::PeerWriter::Hooks hooks;
         if (replica_) {
-            afterFlush = [this] { replica_->wake(); };
+            hooks.committed = [this](std::uint64_t number, feed::PeerWriter::Clock::time_point at) {
+                replica_->committed(number, at);
+            };
+            hooks.ticked = [this] { replica_->ticked(); };
             // A held write is a write: the row's `updated` is now at least its announce's
             // time, and the peer's next quiet re-announces wait from there.
-            afterTouches = [this](const std::vector<feed::QuietTouches::Touch>& touches) {
+            hooks.touchesWritten = [this](const std::vector<feed::QuietTouches::Touch>& touches) {
                 for (const auto& touch : touches)
                     replica_->markOwnWrite(touch.tid, touch.uid.view(),
                                            swarms::WrittenTick::at(touch.heard));
             };
         }
+        feed::PeerWriter::Options writerOptions;
+        writerOptions.flushPool = flushPool_.get();
+        writerOptions.hooks = std::move(hooks);
         writer_ = std::make_unique<feed::PeerWriter>(
-            *pool_, std::chrono::milliseconds(config.peerFlushMs), 500000, std::move(afterFlush),
-            2048, std::move(afterTouches));
+            *pool_, std::chrono::milliseconds(config.peerFlushMs), std::move(writerOptions));
     }
     store::SwarmStoreOptions storeOptions;
     storeOptions.swarmCacheTtl = std::chrono::milliseconds(config.swarmCacheMs);
@@ -73,7 +84,9 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     service_ =
         std::make_unique<service::TrackerService>(config, *store_, std::move(statsReaders), [this] {
             auto stats = pool_->stats();
-            return feedPool_ ? stats + feedPool_->stats() : stats;
+            if (feedPool_)
+                stats = stats + feedPool_->stats();
+            return flushPool_ ? stats + flushPool_->stats() : stats;
         });
     if (writer_)
         service_->metrics().setPeerWriterStats([this] { return writer_->stats(); });

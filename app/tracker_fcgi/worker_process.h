@@ -35,9 +35,10 @@ class WorkerProcess {
   private:
     std::unique_ptr<db::ConnectionPool> pool_;
     std::unique_ptr<db::ConnectionPool> feedPool_;     // the replica's connection, when it has one
+    std::unique_ptr<db::ConnectionPool> flushPool_;    // the write-behind's, when it has one
     std::unique_ptr<db::ConnectionPool> replicaPool_;  // on database.replica, when configured
     std::unique_ptr<feed::ReplicaFeed> replica_;
-    std::unique_ptr<feed::PeerWriter> writer_;  // after the replica: its last flush wakes it
+    std::unique_ptr<feed::PeerWriter> writer_;  // after the replica: its hooks call it
     std::unique_ptr<store::MysqlSwarmStore> store_;
     std::unique_ptr<service::TrackerService> service_;
 };

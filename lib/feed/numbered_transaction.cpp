@@ -1,31 +1,50 @@
 #include "feed/numbered_transaction.h"
 
+#include <memory>
+
 #include "feed/write_statements.h"
 
 namespace tracker::feed {
 
-void inNumberedTransaction(db::DbSession& session, const std::function<void()>& work) {
-    // Begun and ended by statements, the connection left in autocommit: two round trips
-    // where switching autocommit off and back on takes three.
-    session.statement(statements::kBeginTransaction).execute();
+namespace {
+
+// The number kBeginNumbered returns; a compound statement's result comes with a status of
+// its own after it, read here so that the connection is ready for the next statement.
+std::uint64_t beginNumbered(db::DbSession& session) {
+    sql::PreparedStatement& begin = session.statement(statements::kBeginNumbered);
+    std::uint64_t number = 0;
+    bool numbered = false;
+    {
+        std::unique_ptr<sql::ResultSet> row(begin.executeQuery());
+        if (row->next() && !row->isNull(1)) {
+            number = row->getUInt64(1);
+            numbered = true;
+        }
+    }
+    while (begin.getMoreResults()) {
+    }
+    if (!numbered)
+        throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
+    return number;
+}
+
+}  // namespace
+
+std::uint64_t inNumberedTransaction(db::DbSession& session, const std::function<void()>& work) {
+    std::uint64_t number = 0;
     try {
-        // No row, no lock and no number (the variable is left as it was: NULL).
-        if (session.statement(statements::kNextSequence).executeUpdate() != 1)
-            throw sql::SQLException("tracker_sequence has no row 1: run `trackerctl migrate`");
+        number = beginNumbered(session);
         work();
-        // Before the commit: only the triggers of this transaction's statements use the
-        // number, and a connection must never go back to a pool still carrying it.
-        session.statement(statements::kDropSequence).execute();
-        session.statement(statements::kCommitTransaction).execute();
+        session.statement(statements::kCommitNumbered).execute();
     } catch (...) {
         try {
-            session.statement(statements::kRollbackTransaction).execute();
-            session.statement(statements::kDropSequence).execute();
+            session.statement(statements::kRollbackNumbered).execute();
         } catch (const sql::SQLException&) {
             // The connection is gone; the caller's error handling drops it.
         }
         throw;
     }
+    return number;
 }
 
 }  // namespace tracker::feed

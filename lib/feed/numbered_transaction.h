@@ -5,6 +5,7 @@
 // the rows.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "db/db_session.h"
@@ -12,7 +13,8 @@
 namespace tracker::feed {
 
 // Runs `work` on `session` in such a transaction and commits; rolls back and rethrows when
-// anything throws (sql::SQLException).
-void inNumberedTransaction(db::DbSession& session, const std::function<void()>& work);
+// anything throws (sql::SQLException). Returns the number the transaction took: every number
+// below it had committed when it was taken, so it samples the primary's counter for free.
+std::uint64_t inNumberedTransaction(db::DbSession& session, const std::function<void()>& work);
 
 }  // namespace tracker::feed

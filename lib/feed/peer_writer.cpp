@@ -23,17 +23,21 @@ using db::WorkOutcome;
 
 namespace {
 
-// Rows per multi-row statement: a batch is written in chunks of these sizes, biggest first,
-// each a statement prepared once per connection. Powers of two: a batch under 256 rows takes
-// at most eight statements (each one a round trip and some fixed work on the primary, which
-// every worker host's flushes pay).
-constexpr std::size_t kChunkSizes[] = {256, 128, 64, 32, 16, 8, 4, 2, 1};
+// Rows per multi-row statement: a batch of n rows is written as 16 * (n / 16) rows, then the
+// n % 16 left (at most 256 at once), each size a statement prepared once per connection. So a
+// batch under 256 rows takes at most two statements: each is a round trip and some fixed work
+// on the primary, which every worker host's flushes pay. Exact sizes would take one, but a
+// prepared statement costs the server about 5 KB a row, and a flush's size varies: these 31
+// sizes bound what a connection holds.
+constexpr std::size_t kMaxChunk = 256;
+constexpr std::size_t kChunkStep = 16;
 
 std::size_t chunkFor(std::size_t left) {
-    for (std::size_t size : kChunkSizes)
-        if (left >= size)
-            return size;
-    return 1;
+    if (left >= kMaxChunk)
+        return kMaxChunk;
+    if (left >= kChunkStep)
+        return left - left % kChunkStep;
+    return left;
 }
 
 // A statement of `rows` rows: head, `row` that many times comma-separated, tail. Only
@@ -222,7 +226,7 @@ void applyQuietTouches(DbSession& session, const std::vector<QuietTouches::Touch
                        QuietTouches::Clock::time_point now) {
     if (touches.empty())
         return;
-    session.statement(statements::kTouchTimeZone).execute();
+    session.setting(statements::kTouchTimeZone);
     for (std::size_t next = 0; next < touches.size();) {
         std::size_t rows = chunkFor(touches.size() - next);
         sql::PreparedStatement& touch = session.statement(kTouchPeers.of(rows));
@@ -244,21 +248,23 @@ void applyQuietTouches(DbSession& session, const std::vector<QuietTouches::Touch
 
 }  // namespace
 
-void applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
+std::uint64_t applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
     std::vector<PeerWrite> resolved = writes;
     findRows(session, resolved);
-    inNumberedTransaction(session, [&] { applyInTransaction(session, resolved); });
+    return inNumberedTransaction(session, [&] { applyInTransaction(session, resolved); });
 }
 
+PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval)
+    : PeerWriter(pool, interval, Options{}) {}
+
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
-                       std::size_t maxPending, std::function<void()> afterFlush,
-                       std::size_t rowsPerTransaction, TouchesWritten afterTouches)
+                       Options options)
     : pool_(pool),
+      flushPool_(options.flushPool != nullptr ? *options.flushPool : pool),
       interval_(interval),
-      maxPending_(std::max<std::size_t>(maxPending, 1)),
-      rowsPerTransaction_(std::max<std::size_t>(rowsPerTransaction, 1)),
-      afterFlush_(std::move(afterFlush)),
-      afterTouches_(std::move(afterTouches)),
+      maxPending_(std::max<std::size_t>(options.maxPending, 1)),
+      rowsPerTransaction_(std::max<std::size_t>(options.rowsPerTransaction, 1)),
+      hooks_(std::move(options.hooks)),
       thread_([this] { run(); }) {}
 
 PeerWriter::~PeerWriter() {
@@ -309,8 +315,11 @@ void PeerWriter::hold(const PeerWrite& write, std::chrono::steady_clock::duratio
 
 WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
     auto started = std::chrono::steady_clock::now();
+    std::uint64_t number = 0;
+    Clock::time_point begun;
     WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-        applyPeerWrites(session, {write});
+        begun = Clock::now();
+        number = applyPeerWrites(session, {write});
         return WorkOutcome{};
     });
     if (outcome.status != DbStatus::Ok)
@@ -326,8 +335,8 @@ WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
     again.completed = false;
     again.moreCompletions = 0;
     enqueue(again);
-    if (afterFlush_)
-        afterFlush_();
+    if (hooks_.committed)
+        hooks_.committed(number, begun);
     return outcome;
 }
 
@@ -360,7 +369,7 @@ bool PeerWriter::writeTouches(QuietTouches::Clock::time_point due) {
         return std::pair(a.tid, a.uid.view()) < std::pair(b.tid, b.uid.view());
     });
     auto started = QuietTouches::Clock::now();
-    WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
+    WorkOutcome outcome = withSession<WorkOutcome>(flushPool_, [&](DbSession& session) {
         applyQuietTouches(session, touches, QuietTouches::Clock::now());
         return WorkOutcome{};
     });
@@ -380,8 +389,8 @@ bool PeerWriter::writeTouches(QuietTouches::Clock::time_point due) {
         stats_.flushTime += std::chrono::duration_cast<std::chrono::microseconds>(
             QuietTouches::Clock::now() - started);
     }
-    if (afterTouches_)
-        afterTouches_(touches);
+    if (hooks_.touchesWritten)
+        hooks_.touchesWritten(touches);
     return true;
 }
 
@@ -398,8 +407,11 @@ bool PeerWriter::writeQueued(std::vector<PeerWrite>& batch) {
         std::vector<PeerWrite> chunk(folded.begin() + static_cast<std::ptrdiff_t>(next),
                                      folded.begin() + static_cast<std::ptrdiff_t>(next + rows));
         auto started = std::chrono::steady_clock::now();
-        WorkOutcome outcome = withSession<WorkOutcome>(pool_, [&](DbSession& session) {
-            applyPeerWrites(session, chunk);
+        std::uint64_t number = 0;
+        Clock::time_point begun;
+        WorkOutcome outcome = withSession<WorkOutcome>(flushPool_, [&](DbSession& session) {
+            begun = Clock::now();
+            number = applyPeerWrites(session, chunk);
             return WorkOutcome{};
         });
         if (outcome.status != DbStatus::Ok) {
@@ -416,8 +428,8 @@ bool PeerWriter::writeQueued(std::vector<PeerWrite>& batch) {
             // The writes folded away count as written with the first chunk.
             inFlight_ = next == folded.size() ? 0 : folded.size() - next;
         }
-        if (afterFlush_)
-            afterFlush_();
+        if (hooks_.committed)
+            hooks_.committed(number, begun);
     }
     return true;
 }
@@ -438,6 +450,11 @@ void PeerWriter::requeue(std::vector<PeerWrite>& folded, std::size_t from, const
 }
 
 void PeerWriter::run() {
+    // Held announces are written at most once a second: they change nothing another process
+    // sees, each carries its own time, and a second's more wait costs a row nothing, while a
+    // statement costs the primary the same for ten rows as for one.
+    const auto touchesEvery = std::max<Clock::duration>(interval_, std::chrono::seconds(1));
+    Clock::time_point touchesWritten{};
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopping_) {
         wake_.wait_for(lock, interval_, [this] { return stopping_; });
@@ -445,10 +462,18 @@ void PeerWriter::run() {
             break;
         lock.unlock();
         try {
-            flush(QuietTouches::Clock::now());
+            auto now = Clock::now();
+            auto touchesDue = QuietTouches::Clock::time_point::min();
+            if (now - touchesWritten >= touchesEvery) {
+                touchesDue = now;
+                touchesWritten = now;
+            }
+            flush(touchesDue);
         } catch (const std::exception& error) {  // not a database error: out of memory
             util::logErrorThrottled("peer-writer", std::string("flush failed: ") + error.what());
         }
+        if (hooks_.ticked)
+            hooks_.ticked();
         lock.lock();
     }
 }

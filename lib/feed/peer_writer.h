@@ -58,24 +58,41 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 // they were), then deletes, then upserts in multi-row statements. The batch takes one number
 // of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
 // a flush every few hundred milliseconds can afford and a write per announce pays for.
-// Throws sql::SQLException.
-void applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
+// Returns that number. Throws sql::SQLException.
+std::uint64_t applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
   public:
     using Stats = WriterStats;
 
-    // `maxPending` bounds the queue while the database is unreachable: past it, the oldest
-    // writes are dropped (and counted) rather than the process growing without end.
-    // `afterFlush` runs on the flushing thread after each batch is committed (the replica's
-    // feed: this process's own writes are then followed at once, not at the next pull).
-    // A flush writes at most `rowsPerTransaction` peers in each of its transactions.
-    // `afterTouches` runs on the flushing thread with the held announces just written (the
-    // replica's record of when each row was written).
+    using Clock = std::chrono::steady_clock;
     using TouchesWritten = std::function<void(const std::vector<QuietTouches::Touch>&)>;
-    PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval,
-               std::size_t maxPending = 500000, std::function<void()> afterFlush = {},
-               std::size_t rowsPerTransaction = 2048, TouchesWritten afterTouches = {});
+    // What the writer tells the process's replica feed, each on the thread that did it.
+    struct Hooks {
+        // A batch committed (a flush's transaction, or writeNow's), having taken `number` of
+        // the feed in a statement sent at `begun`: every number below it had committed then.
+        std::function<void(std::uint64_t number, Clock::time_point begun)> committed;
+        // A timed flush ended, whether it wrote anything or not: the feed pulls after it, so
+        // that this process's writes come back in the pull that follows them.
+        std::function<void()> ticked;
+        // Held announces written (the replica's record of when each row was written).
+        TouchesWritten touchesWritten;
+    };
+
+    struct Options {
+        // Bounds the queue while the database is unreachable: past it, the oldest writes are
+        // dropped (and counted) rather than the process growing without end.
+        std::size_t maxPending = 500000;
+        // A flush writes at most this many peers in each of its transactions.
+        std::size_t rowsPerTransaction = 2048;
+        // Where the timed flushes write (null: the pool writeNow uses): a connection of their
+        // own keeps their multi-row statements prepared on one connection of the server's.
+        db::ConnectionPool* flushPool = nullptr;
+        Hooks hooks;
+    };
+
+    PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval);
+    PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval, Options options);
     ~PeerWriter();
     PeerWriter(const PeerWriter&) = delete;
     PeerWriter& operator=(const PeerWriter&) = delete;
@@ -107,11 +124,11 @@ class PeerWriter {
     void requeue(std::vector<PeerWrite>& folded, std::size_t from, const std::string& why);
 
     db::ConnectionPool& pool_;
+    db::ConnectionPool& flushPool_;
     std::chrono::milliseconds interval_;
     std::size_t maxPending_;
     std::size_t rowsPerTransaction_;
-    std::function<void()> afterFlush_;
-    TouchesWritten afterTouches_;
+    Hooks hooks_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

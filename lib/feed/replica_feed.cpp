@@ -65,14 +65,18 @@ std::int64_t millis(std::chrono::steady_clock::duration d) {
 }
 
 // The changes numbered in (after, committed], at most `numbers` of them, and the counters, in
-// one consistent read (kChanges). The counter alone first: with nothing new, a pull touches no
-// feed table, so a table locked by hand (a dump, an ALTER) holds up no pull while nothing
-// changes, and the replica keeps answering.
-void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers, Pulled& into) {
-    into.committed = readNumber(session, kCommittedSequence, "tracker_sequence row 1");
-    into.upTo = into.committed;
-    if (into.committed <= after)
-        return;
+// one consistent read (kChanges). The counter alone first, unless `somethingNew` (this
+// process's own batch committed since): with nothing new, a pull touches no feed table, so a
+// table locked by hand (a dump, an ALTER) holds up no pull while nothing changes, and the
+// replica keeps answering.
+void readChanges(DbSession& session, std::uint64_t after, std::uint64_t numbers, bool somethingNew,
+                 Pulled& into) {
+    if (!somethingNew) {
+        into.committed = readNumber(session, kCommittedSequence, "tracker_sequence row 1");
+        into.upTo = into.committed;
+        if (into.committed <= after)
+            return;
+    }
     sql::PreparedStatement& changes = session.statement(kChanges);
     const std::uint64_t cap = after + numbers;
     for (unsigned part = 0; part < 3; ++part) {
@@ -263,16 +267,33 @@ void ReplicaFeed::replicaFailed(Clock::time_point now, const std::string& messag
 }
 
 bool ReplicaFeed::probe(Clock::time_point now) {
-    Pulled primary = readCounter(pool_);
-    if (primary.status != DbStatus::Ok) {
-        noteFailure(primary.message);
-        return false;
+    bool sampled = false;
+    {
+        // A batch this process wrote since the last probe tells the primary's counter as well
+        // as a read of it would, a moment earlier.
+        std::lock_guard<std::mutex> lock(flushedMutex_);
+        if (flushSampled_) {
+            flushSampled_ = false;
+            // Never back: an older sample would start the lag's history again.
+            if (flushSampleCommitted_ >= lastSampled_) {
+                lag_.samplePrimary(flushSampleAt_, flushSampleCommitted_);
+                lastSampled_ = flushSampleCommitted_;
+                sampled = true;
+            }
+        }
     }
-    // Sampled at `now`, before the read: everything committed then is within the value read.
-    lag_.samplePrimary(now, primary.committed);
-    knownCommitted_.store(
-        std::max(knownCommitted_.load(std::memory_order_relaxed), primary.committed),
-        std::memory_order_release);
+    if (!sampled) {
+        Pulled primary = readCounter(pool_);
+        if (primary.status != DbStatus::Ok) {
+            noteFailure(primary.message);
+            return false;
+        }
+        // Sampled at `now`, before the read: everything committed then is within the value
+        // read.
+        lag_.samplePrimary(now, primary.committed);
+        lastSampled_ = primary.committed;
+        raiseKnownCommitted(primary.committed);
+    }
     // Down: tried by the watcher, when there is one; by the pulls at replicaRetry, when not.
     bool tryNow = replicaDown_.load(std::memory_order_acquire)
                       ? (watching_ ? replicaAnswered_.exchange(false) : choice_.tryReplica(now))
@@ -356,30 +377,35 @@ void ReplicaFeed::finishLoad() {
 
 bool ReplicaFeed::pull(Clock::time_point now) {
     lastPull_ = now;
-    if (options_.replicaPool != nullptr && !probe(now))
+    // Taken before anything is read: a batch committed from here on is for the next pull.
+    const bool ownNew = ownCommitted_.exchange(false, std::memory_order_acq_rel);
+    // The start-up's first pull follows the probe that chose where the load reads, in the
+    // same step: that one stands for both.
+    const bool probed = probedThisStep_;
+    probedThisStep_ = false;
+    if (options_.replicaPool != nullptr && !probed && !probe(now))
         return false;
-    auto readOn = [&](db::ConnectionPool& pool) {
+    auto readOn = [&](db::ConnectionPool& pool, bool somethingNew) {
         return db::withSession<Pulled>(pool, [&](DbSession& session) {
             Pulled read;
-            readChanges(session, sequence_, options_.pullNumbers, read);
+            readChanges(session, sequence_, options_.pullNumbers, somethingNew, read);
             return read;
         });
     };
     bool fromReplica = onReplica();
-    Pulled pulled = readOn(fromReplica ? *options_.replicaPool : pool_);
+    // Only the primary surely has this process's batch: a replica may not have it yet.
+    Pulled pulled = fromReplica ? readOn(*options_.replicaPool, false) : readOn(pool_, ownNew);
     if (fromReplica && pulled.status != DbStatus::Ok) {
         replicaFailed(now, pulled.message);
         fromReplica = false;
-        pulled = readOn(pool_);
+        pulled = readOn(pool_, ownNew);
     }
     if (pulled.status != DbStatus::Ok) {
         noteFailure(pulled.message);
         return false;
     }
     if (!fromReplica)
-        knownCommitted_.store(
-            std::max(knownCommitted_.load(std::memory_order_relaxed), pulled.committed),
-            std::memory_order_release);
+        raiseKnownCommitted(pulled.committed);
     if (fromReplica && pulled.committed < sequence_) {
         // Back from the primary, the replica has not yet reached what the feed applied there:
         // nothing on it is new (the lag bound keeps this short; a replica of another
@@ -445,6 +471,7 @@ bool ReplicaFeed::step() {
 
 bool ReplicaFeed::stepLocked() {
     auto now = Clock::now();
+    probedThisStep_ = false;
     if (!loading()) {
         bool initial = !loaded_.load(std::memory_order_acquire);
         if (initial || resyncWanted_ || now >= nextResync_) {
@@ -452,6 +479,7 @@ bool ReplicaFeed::stepLocked() {
                 // Where the pulls start: read before the first chunk, where the chunks are.
                 if (options_.replicaPool != nullptr && !probe(now))
                     return false;
+                probedThisStep_ = options_.replicaPool != nullptr;
                 // A replica whose lag is not known yet (it has not reached the primary's
                 // first sample) is given until the bound tells, rather than loaded from at
                 // an age nobody knows.
@@ -521,20 +549,85 @@ void ReplicaFeed::run() {
             noteFailure(error.what());
         }
         lock.lock();
-        if (!more) {
-            // Until the next pull is due, or one was asked for sooner (awaitPullFrom).
-            auto due = Clock::now() + options_.pullInterval;
-            while (!stopping_ && !woken_) {
-                auto until = std::min(due, pullWanted_);
-                if (Clock::now() >= until)
-                    break;
-                wake_.wait_until(lock, until);
-            }
-        }
+        if (!more)
+            waitForPull(lock);
         woken_ = false;
+        ticked_ = false;
         if (pullWanted_ <= Clock::now())
             pullWanted_ = Clock::time_point::max();
     }
+}
+
+void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock) {
+    const Clock::duration interval = options_.pullInterval;
+    const Clock::duration tick = options_.writerTick;
+    // Pulled no sooner than this after the last pull when a flush ends: nearly due, or at
+    // least half an interval on (a flush that ends just after a pull waits for the next one).
+    const Clock::duration afterFlush = std::max(interval - tick / 2, interval / 2);
+    ticked_ = false;
+    for (;;) {
+        if (stopping_ || woken_)
+            return;
+        auto now = Clock::now();
+        if (ticked_) {
+            ticked_ = false;
+            if (now - lastPull_ >= afterFlush)
+                return;
+        }
+        auto due = lastPull_ + interval;
+        if (tick.count() > 0 && lastTick_ != Clock::time_point{}) {
+            // When the next flush is expected a little after the pull is due, the pull waits
+            // for it (ticked() wakes this), and for no longer than that little.
+            auto period = lastTick_ - previousTick_;
+            if (previousTick_ == Clock::time_point{} || period < tick || period > 3 * tick)
+                period = tick;
+            auto slack = std::min(tick, interval) / 2;
+            auto nextTick = lastTick_ + period;
+            if (nextTick >= due && nextTick <= due + slack)
+                due += slack;
+        }
+        auto until = std::min(due, pullWanted_);
+        if (now >= until)
+            return;
+        wake_.wait_until(lock, until);
+    }
+}
+
+void ReplicaFeed::committed(std::uint64_t number, Clock::time_point begun) {
+    if (number == 0)
+        return;
+    // Every number up to this batch's had committed once it did.
+    raiseKnownCommitted(number);
+    {
+        std::lock_guard<std::mutex> lock(flushedMutex_);
+        if (!flushSampled_) {
+            flushSampleAt_ = begun;
+            flushSampleCommitted_ = number - 1;
+        } else {
+            flushSampleAt_ = std::max(flushSampleAt_, begun);
+            flushSampleCommitted_ = std::max(flushSampleCommitted_, number - 1);
+        }
+        flushSampled_ = true;
+    }
+    ownCommitted_.store(true, std::memory_order_release);
+}
+
+void ReplicaFeed::raiseKnownCommitted(std::uint64_t committed) {
+    // Raised from the feed's thread and the writers': never lowered by a slower one.
+    std::uint64_t known = knownCommitted_.load(std::memory_order_relaxed);
+    while (known < committed &&
+           !knownCommitted_.compare_exchange_weak(known, committed, std::memory_order_acq_rel)) {
+    }
+}
+
+void ReplicaFeed::ticked() {
+    {
+        std::lock_guard<std::mutex> lock(wakeMutex_);
+        previousTick_ = lastTick_;
+        lastTick_ = Clock::now();
+        ticked_ = true;
+    }
+    wake_.notify_all();
 }
 
 bool ReplicaFeed::awaitPullFrom(Clock::time_point from, Clock::time_point deadline) {

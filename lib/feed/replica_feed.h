@@ -66,6 +66,10 @@ class ReplicaFeed {
         std::chrono::milliseconds replicaMaxLag{3000};
         // How often an unreachable replica is tried again.
         std::chrono::milliseconds replicaRetry{2000};
+        // How often this process's write-behind flushes and calls ticked() (0: it does not):
+        // a pull is then made after a flush rather than just before it, one per flush when
+        // both intervals are the same.
+        std::chrono::milliseconds writerTick{0};
         bool startThread = true;  // false: the caller drives step() (tests)
     };
 
@@ -115,13 +119,25 @@ class ReplicaFeed {
     // the next interval. False if none has by `deadline`, or a pull failed meanwhile (the
     // database is unreachable: waiting longer would not help), or the feed is stopped.
     bool awaitPullFrom(Clock::time_point from, Clock::time_point deadline);
-    // Pull now rather than at the next interval (a flush of this process just committed).
+    // Pull now rather than at the next interval.
     void wake();
+    // This process's write-behind committed a batch numbered `number`, sent at `begun` (any
+    // thread). The next pull of the primary reads the feeds without reading the counter first
+    // (something is new: this batch), and with a database replica the number samples the
+    // primary's counter, so that a process that writes needs no read of the primary to know
+    // its replica's lag.
+    void committed(std::uint64_t number, Clock::time_point begun);
+    // The write-behind's timed flush ended (its thread): the pull that was nearly due is made
+    // now, after it.
+    void ticked();
     void stop();
     Stats stats() const;
 
   private:
     void run();
+    void raiseKnownCommitted(std::uint64_t committed);
+    // Until the next pull is due (run's thread, under wakeMutex_).
+    void waitForPull(std::unique_lock<std::mutex>& lock);
     bool stepLocked();
     bool loading() const { return reader_ != nullptr; }
     void startLoad(bool resync);
@@ -153,6 +169,7 @@ class ReplicaFeed {
     bool resyncing_ = false;               // the load in progress is a resync (the replica serves)
     bool resyncWanted_ = false;            // a gap was seen: resync at the next step
     bool behind_ = false;                  // the last pull stopped short of the committed number
+    bool probedThisStep_ = false;          // the step under way has probed the primary already
     Clock::time_point loadStarted_{};
     Clock::time_point lastPull_{};
     Clock::time_point nextResync_ = Clock::time_point::max();
@@ -166,7 +183,15 @@ class ReplicaFeed {
     std::atomic<std::uint64_t> applied_{0};         // sequence_, for the announce threads
     std::atomic<bool> readingReplica_{false};       // onReplica(), for stats()
     std::atomic<Clock::rep> asOf_{0};  // what the replica holds is as of then (awaitPullFrom)
-    std::mutex ownMutex_;              // a pull's filter and apply, against applyOwn's notes
+    // The write-behind's last batch: its number less one, the primary's counter as of when it
+    // was sent (merged: the highest of both is as true, and only later).
+    std::mutex flushedMutex_;
+    bool flushSampled_ = false;
+    Clock::time_point flushSampleAt_{};
+    std::uint64_t flushSampleCommitted_ = 0;
+    std::uint64_t lastSampled_ = 0;          // the feed thread's newest sample of the primary
+    std::atomic<bool> ownCommitted_{false};  // a batch of ours since the last pull began
+    std::mutex ownMutex_;                    // a pull's filter and apply, against applyOwn's notes
     OwnWrites own_;
     std::mt19937 jitter_{std::random_device{}()};
 
@@ -178,6 +203,8 @@ class ReplicaFeed {
     std::condition_variable wake_;
     bool stopping_ = false;
     bool woken_ = false;
+    bool ticked_ = false;  // the write-behind flushed since the last wait began
+    Clock::time_point lastTick_{}, previousTick_{};
     Clock::time_point pullWanted_ = Clock::time_point::max();  // a pull asked for then
     std::mutex pulledMutex_;
     std::condition_variable pulled_;       // a pull caught up, or failed

@@ -45,7 +45,9 @@ constexpr const char* kInsertPeersTail =
 // number (migration 007) and no number is taken. A row gone meanwhile stays gone. The typed
 // empty first part names the columns. NOW() is taken in UTC (the session's time zone is set
 // for it): in a local zone, the hour that repeats when clocks go back would make the moment
-// an hour off.
+// an hour off. The zone is set once per connection (DbSession::setting): nothing else this
+// process writes or reads depends on it, but for NOW() into TIMESTAMP columns, which the
+// repeated hour gets wrong too.
 constexpr const char* kTouchTimeZone = "SET time_zone = '+00:00'";
 constexpr const char* kTouchPeersHead =
     "UPDATE peers p JOIN (SELECT 0 AS pid, 0 AS tid, _binary '' AS uid, 0 AS residual, 0 AS age "
@@ -65,17 +67,24 @@ constexpr const char* kFindPeersRow = "(?, ?)";
 constexpr const char* kFindPeersTail = ")";
 
 // A batch's number in the peer feed (migrations 005, 006), into this session's
-// @tracker_feed_seq in the same statement; the row stays locked until the batch commits, so
-// batches commit in number order. The triggers on `peers` stamp the number on every row the
-// batch writes and on every departure it records.
-constexpr const char* kNextSequence =
-    "UPDATE tracker_sequence SET value = (@tracker_feed_seq := value + 1) WHERE id = 1";
-// After the batch's statements, before its commit: other writes on this connection take a
-// number per row again.
-constexpr const char* kDropSequence = "SET @tracker_feed_seq = NULL";
-constexpr const char* kBeginTransaction = "START TRANSACTION";
-constexpr const char* kCommitTransaction = "COMMIT";
-constexpr const char* kRollbackTransaction = "ROLLBACK";
+// @tracker_feed_seq; the row stays locked until the batch commits, so batches commit in number
+// order. The triggers on `peers` stamp the number on every row the batch writes and on every
+// departure it records. Begun, numbered and ended in one round trip each (MariaDB's compound
+// statements): each statement costs the primary a fixed amount, and every worker host flushes
+// several times a second. The begin clears the variable first (no stale number ever stamps a
+// row) and returns the number (NULL: tracker_sequence has no row 1). Taken under the row's
+// lock, it also says how far the numbering had committed when the batch began: every number
+// below it.
+constexpr const char* kBeginNumbered =
+    "BEGIN NOT ATOMIC SET @tracker_feed_seq = NULL; START TRANSACTION; "
+    "UPDATE tracker_sequence SET value = (@tracker_feed_seq := value + 1) WHERE id = 1; "
+    "SELECT @tracker_feed_seq; END";
+// The variable is cleared before the commit: only the triggers of this transaction's
+// statements use the number, and a connection must never go back to a pool still carrying it.
+constexpr const char* kCommitNumbered =
+    "BEGIN NOT ATOMIC SET @tracker_feed_seq = NULL; COMMIT; END";
+constexpr const char* kRollbackNumbered =
+    "BEGIN NOT ATOMIC ROLLBACK; SET @tracker_feed_seq = NULL; END";
 
 // Completions the write-behind counts without looking at the row (see coalescePeerWrites).
 constexpr const char* kAddCompletions =

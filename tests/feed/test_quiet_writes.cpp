@@ -41,11 +41,7 @@ ReplicaFeed::Options handDriven() {
 struct Process {
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
     // Wired as tracker-fcgi wires it: a held write written is a write the replica knows of.
-    PeerWriter writer{pool, 1h, 500000, {}, 2048, [this](const auto& touches) {
-                          for (const auto& touch : touches)
-                              feed.markOwnWrite(touch.tid, touch.uid.view(),
-                                                WrittenTick::at(touch.heard));
-                      }};
+    PeerWriter writer{pool, 1h, writerOptions()};
     ReplicaFeed feed{pool, handDriven()};
     MysqlSwarmStore store{pool, options()};
 
@@ -54,6 +50,14 @@ struct Process {
         options.writer = &writer;
         options.replica = &feed;
         options.quietWrite = 150s;
+        return options;
+    }
+    PeerWriter::Options writerOptions() {
+        PeerWriter::Options options;
+        options.hooks.touchesWritten = [this](const auto& touches) {
+            for (const auto& touch : touches)
+                feed.markOwnWrite(touch.tid, touch.uid.view(), WrittenTick::at(touch.heard));
+        };
         return options;
     }
     void announce(const tracker::protocol::AnnounceRequest& request) {

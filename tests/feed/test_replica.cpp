@@ -203,7 +203,7 @@ namespace {
 struct LiveProcess {
     ConnectionPool pool{itest::testDatabase(), 3, 1000ms};
     ReplicaFeed feed{pool, live()};
-    PeerWriter writer{pool, 250ms, 500000, [this] { feed.wake(); }};
+    PeerWriter writer{pool, 250ms, writerOptions()};
     MysqlSwarmStore store;
 
     explicit LiveProcess(std::chrono::milliseconds meetWait) : store(pool, options(meetWait)) {}
@@ -214,6 +214,16 @@ struct LiveProcess {
     static ReplicaFeed::Options live() {
         ReplicaFeed::Options options;
         options.pullInterval = 250ms;
+        options.writerTick = 250ms;
+        return options;
+    }
+    // Wired as tracker-fcgi wires them.
+    PeerWriter::Options writerOptions() {
+        PeerWriter::Options options;
+        options.hooks.committed = [this](std::uint64_t number, ReplicaFeed::Clock::time_point at) {
+            feed.committed(number, at);
+        };
+        options.hooks.ticked = [this] { feed.ticked(); };
         return options;
     }
     SwarmStoreOptions options(std::chrono::milliseconds meetWait) {

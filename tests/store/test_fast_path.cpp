@@ -25,6 +25,12 @@ using tracker::store::SwarmStoreOptions;
 
 namespace {
 
+PeerWriter::Options rowsAtMost(std::size_t rowsPerTransaction) {
+    PeerWriter::Options options;
+    options.rowsPerTransaction = rowsPerTransaction;
+    return options;
+}
+
 SwarmStoreOptions queuedWrites(PeerWriter& writer) {
     SwarmStoreOptions options;
     options.writer = &writer;
@@ -186,7 +192,7 @@ TEST_CASE("a completion the database cannot take is refused, not queued") {
 TEST_CASE("a backlog goes in bounded transactions; a failed one returns with those after it") {
     itest::Sql db;
     ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
-    PeerWriter writer(pool, 1h, 500000, {}, 4);  // at most 4 peers a transaction
+    PeerWriter writer(pool, 1h, rowsAtMost(4));  // at most 4 peers a transaction
     MysqlSwarmStore store(pool, queuedWrites(writer));
     auto free = itest::registerTorrent(db, "drains");
     auto locked = itest::registerTorrent(db, "held");  // a higher tid: its writes come last
@@ -231,7 +237,7 @@ namespace {
 std::chrono::milliseconds longestWaitDuring(std::size_t rowsPerTransaction, int backlog) {
     itest::Sql db;
     ConnectionPool pool(itest::testDatabase(), 2, 1000ms);
-    PeerWriter writer(pool, 1h, 500000, {}, rowsPerTransaction);
+    PeerWriter writer(pool, 1h, rowsAtMost(rowsPerTransaction));
     MysqlSwarmStore store(pool, queuedWrites(writer));
     auto torrent = itest::registerTorrent(db, "backlog");
     for (int i = 0; i < backlog; ++i) {

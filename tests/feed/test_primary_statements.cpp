@@ -1,0 +1,235 @@
+// What one worker process costs the database primary, in statements: each is a round trip and
+// a fixed amount of the server's work, and every worker host pays it several times a second,
+// so a second host must not cost much more than its rows. Against a real MariaDB; statements
+// counted by the server (Com_stmt_execute), with nothing else executing meanwhile.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "db/connection_pool.h"
+#include "db_fixture.h"
+#include "feed/numbered_transaction.h"
+#include "feed/peer_writer.h"
+#include "feed/replica_feed.h"
+
+using namespace std::chrono_literals;
+using tracker::db::ConnectionPool;
+using tracker::feed::PeerWrite;
+using tracker::feed::PeerWriter;
+using tracker::feed::ReplicaFeed;
+
+namespace {
+
+long long statementsExecuted(itest::Sql& db) {
+    return std::stoll(
+        db.text("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+                "'COM_STMT_EXECUTE'"));
+}
+
+PeerWrite newPeer(const itest::Torrent& torrent, int n) {
+    PeerWrite write;
+    write.tid = static_cast<std::uint32_t>(torrent.tid);
+    write.uid.assign("s" + std::to_string(n));
+    write.peerId.assign("-ST0001-" + std::to_string(n));
+    write.address = *tracker::protocol::PeerAddress::parse("10.41.0.1");
+    write.port = static_cast<std::uint16_t>(2000 + n);
+    write.left = static_cast<std::uint64_t>(n % 2) * 100;
+    write.knownAbsent = true;  // as from a fresh replica that held no such peer
+    return write;
+}
+
+ReplicaFeed::Options handDriven() {
+    ReplicaFeed::Options options;
+    options.startThread = false;
+    options.pullInterval = 0ms;
+    options.staleAfter = 1h;
+    return options;
+}
+
+// A writer whose batches the feed hears of, as tracker-fcgi wires them.
+PeerWriter::Options toldTo(ReplicaFeed& feed) {
+    PeerWriter::Options options;
+    options.hooks.committed = [&feed](std::uint64_t number, ReplicaFeed::Clock::time_point at) {
+        feed.committed(number, at);
+    };
+    options.hooks.ticked = [&feed] { feed.ticked(); };
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("a numbered transaction is begun and ended in one statement each, and tells its number") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "numbered");
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    auto lease = pool.acquire();
+    REQUIRE(lease.lease);
+    auto& session = lease.lease->session();
+    auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+    long long executed = statementsExecuted(db);
+    std::uint64_t number = tracker::feed::inNumberedTransaction(session, [] {});
+    CHECK(statementsExecuted(db) - executed == 2);
+    CHECK(static_cast<long long>(number) == before + 1);
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before + 1);
+
+    // The connection carries no number after it.
+    std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
+    std::unique_ptr<sql::ResultSet> left(
+        statement->executeQuery("SELECT @tracker_feed_seq IS NULL, @@in_transaction"));
+    REQUIRE(left->next());
+    CHECK(left->getInt(1) == 1);
+    CHECK(left->getInt(2) == 0);
+
+    // A failure part way rolls back all of it, the number too.
+    before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+    CHECK_THROWS_AS(tracker::feed::inNumberedTransaction(
+                        session, [] { throw sql::SQLException("part way", "HY000", 1105); }),
+                    sql::SQLException);
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a flush of new peers takes at most two multi-row statements between its begin and end") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "flush statements");
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    PeerWriter writer{pool, 1h};
+    // 100 rows: 96, then 4 (in powers of two it took three: 64, 32, 4).
+    for (int n = 0; n < 100; ++n)
+        writer.enqueue(newPeer(torrent, n));
+    long long executed = statementsExecuted(db);
+    REQUIRE(writer.flush());
+    CHECK(statementsExecuted(db) - executed == 4);
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
+          100);
+    // Under 16, one statement of that size; 16 and over, a multiple of 16 and the rest.
+    for (int rows : {1, 15, 16, 255}) {
+        INFO(rows);
+        for (int n = 0; n < rows; ++n)
+            writer.enqueue(newPeer(torrent, 1000 * rows + n));
+        executed = statementsExecuted(db);
+        REQUIRE(writer.flush());
+        CHECK(statementsExecuted(db) - executed == (rows < 16 || rows % 16 == 0 ? 3 : 4));
+    }
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
+          100 + 1 + 15 + 16 + 255);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a pull after this process's own flush reads the feeds at once, the counter not first") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "own flush");
+    ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    ReplicaFeed feed{pool, handDriven()};
+    PeerWriter writer{pool, 1h, toldTo(feed)};
+    REQUIRE(feed.catchUp());
+
+    long long executed = statementsExecuted(db);
+    REQUIRE(feed.step());  // nothing new: the counter alone
+    CHECK(statementsExecuted(db) - executed == 1);
+
+    writer.enqueue(newPeer(torrent, 1));
+    REQUIRE(writer.flush());
+    executed = statementsExecuted(db);
+    REQUIRE(feed.step());  // something new for sure: its own batch
+    CHECK(statementsExecuted(db) - executed == 1);
+    const auto* replica = feed.freshReplica(ReplicaFeed::Clock::now());
+    REQUIRE(replica != nullptr);
+    CHECK(replica->find(torrent.hash, false, 50, 0).peers.size() == 1);
+
+    // Another writer's batch, not heard of: the counter first, then the feeds.
+    PeerWriter other{pool, 1h};
+    other.enqueue(newPeer(torrent, 2));
+    REQUIRE(other.flush());
+    executed = statementsExecuted(db);
+    REQUIRE(feed.step());
+    CHECK(statementsExecuted(db) - executed == 2);
+    CHECK(feed.freshReplica(ReplicaFeed::Clock::now())
+              ->find(torrent.hash, false, 50, 0)
+              .peers.size() == 2);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a process that writes knows its database replica's lag without reading the primary") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "lag from flushes");
+    // The feed's primary is out of reach: every read it made of the primary would fail. Its
+    // replica is the test database itself (no lag), and the writer writes there too, as it
+    // would on the primary.
+    tracker::DatabaseConfig unreachable = itest::testDatabase();
+    unreachable.socket = "/nonexistent/tracker-test-primary.sock";
+    unreachable.connectTimeoutSeconds = 1;
+    ConnectionPool primary{unreachable, 1, 1000ms};
+    ConnectionPool replica{itest::testDatabase(), 2, 1000ms};
+    ConnectionPool writes{itest::testDatabase(), 1, 1000ms};
+    auto options = handDriven();
+    options.replicaPool = &replica;
+    options.replicaRetry = 0ms;
+    ReplicaFeed feed{primary, options};
+    PeerWriter writer{writes, 1h, toldTo(feed)};
+
+    // Every step is preceded by a batch of this process's: each tells the primary's counter.
+    // Through the load (from the replica), then a few pulls.
+    int written = 0;
+    auto stepAfterBatch = [&] {
+        writer.enqueue(newPeer(torrent, written++));
+        REQUIRE(writer.flush());
+        REQUIRE(feed.step());
+    };
+    while (feed.freshReplica(ReplicaFeed::Clock::now()) == nullptr) {
+        REQUIRE(written < 1000);
+        stepAfterBatch();
+    }
+    for (int n = 0; n < 3; ++n)
+        stepAfterBatch();
+    auto stats = feed.stats();
+    CHECK(stats.readingReplica);
+    CHECK(stats.replicaPulls >= 3);
+    CHECK(stats.failures == 0);
+    CHECK(stats.replicaLagMs >= 0);
+    const auto* held = feed.freshReplica(ReplicaFeed::Clock::now());
+    REQUIRE(held != nullptr);
+    CHECK(held->find(torrent.hash, false, 2000, 0).peers.size() ==
+          static_cast<std::size_t>(written));
+
+    // Without a batch since the last pull, the lag takes a read of the primary: it fails.
+    CHECK_FALSE(feed.step());
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a live process pulls once after each flush, not also just before it") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "one pull a flush");
+    ConnectionPool pool{itest::testDatabase(), 3, 1000ms};
+    ReplicaFeed::Options options;
+    options.pullInterval = 100ms;
+    options.writerTick = 100ms;
+    options.staleAfter = 1h;
+    ReplicaFeed feed{pool, options};
+    PeerWriter writer{pool, 100ms, toldTo(feed)};
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!feed.freshReplica(ReplicaFeed::Clock::now()))
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+
+    auto pullsBefore = feed.stats().pulls;
+    auto flushesBefore = writer.stats().flushes;
+    auto until = std::chrono::steady_clock::now() + 2s;
+    for (int n = 0; std::chrono::steady_clock::now() < until; ++n) {
+        writer.enqueue(newPeer(torrent, n));
+        std::this_thread::sleep_for(5ms);
+    }
+    feed.stop();
+    writer.stop();
+    auto pulls = feed.stats().pulls - pullsBefore;
+    auto flushes = writer.stats().flushes - flushesBefore;
+    INFO("pulls " << pulls << ", flushes " << flushes);
+    CHECK(flushes >= 5);
+    // A pull a flush, give or take a few whose flush came late: not two (one just before the
+    // flush, on the timer, and one woken by it).
+    CHECK(pulls <= flushes + flushes / 4 + 2);
+    CHECK(pulls + 2 >= flushes);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
