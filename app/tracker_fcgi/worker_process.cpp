@@ -13,11 +13,12 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     // The replica follows the database on a connection of its own, one of poolSize: when
     // announces keep every other connection busy, it must not fall behind and send them all
     // to the database too. With a pool of one, it shares that one.
-    // The write-behind's flushes too, from a pool of three: their multi-row statements are
-    // then prepared on one connection of the server's, not on every one.
+    // The write-behind's flushes too, from a pool of four (two left to the announces, the
+    // completions and a load's chunks): their multi-row statements are then prepared on one
+    // connection of the server's, not on every one.
     const bool replicaOn = config.peerFlushMs > 0 && config.replicaPullMs > 0;
     const bool feedConnection = replicaOn && config.poolSize >= 2;
-    const bool flushConnection = config.peerFlushMs > 0 && config.poolSize >= 3;
+    const bool flushConnection = config.peerFlushMs > 0 && config.poolSize >= 4;
     const std::chrono::milliseconds poolWait(config.poolWaitMs);
     pool_ = std::make_unique<db::ConnectionPool>(
         config.database, config.poolSize - (feedConnection ? 1 : 0) - (flushConnection ? 1 : 0),

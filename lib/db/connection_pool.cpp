@@ -43,7 +43,7 @@ ConnectionPool::Lease::Lease(Lease&& other) noexcept
 
 ConnectionPool::Lease::~Lease() {
     if (pool_ != nullptr)
-        pool_->giveBack(std::move(session_), broken_);
+        pool_->giveBack(std::move(session_), broken_ || (session_ && session_->unusable));
 }
 
 ConnectionPool::LeaseResult ConnectionPool::acquire() {

@@ -35,6 +35,8 @@ class DbSession {
 
     // When it was last handed back to the pool: an idle session is pinged before reuse.
     std::chrono::steady_clock::time_point lastUsed;
+    // Its state is not known (a rollback failed): the pool closes it instead of taking it back.
+    bool unusable = false;
 
   private:
     std::unique_ptr<sql::Connection> connection_;

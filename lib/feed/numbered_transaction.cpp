@@ -30,21 +30,23 @@ std::uint64_t beginNumbered(db::DbSession& session) {
 
 }  // namespace
 
-std::uint64_t inNumberedTransaction(db::DbSession& session, const std::function<void()>& work) {
-    std::uint64_t number = 0;
+NumberedCommit inNumberedTransaction(db::DbSession& session, const std::function<void()>& work) {
+    NumberedCommit done;
     try {
-        number = beginNumbered(session);
+        done.number = beginNumbered(session);
         work();
+        done.committing = std::chrono::steady_clock::now();
         session.statement(statements::kCommitNumbered).execute();
     } catch (...) {
         try {
             session.statement(statements::kRollbackNumbered).execute();
         } catch (const sql::SQLException&) {
-            // The connection is gone; the caller's error handling drops it.
+            // Gone, or in a state nobody knows: never back to the pool.
+            session.unusable = true;
         }
         throw;
     }
-    return number;
+    return done;
 }
 
 }  // namespace tracker::feed

@@ -5,6 +5,7 @@
 // the rows.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 
@@ -12,9 +13,17 @@
 
 namespace tracker::feed {
 
+// What a committed numbered transaction tells of the database's numbering.
+struct NumberedCommit {
+    std::uint64_t number = 0;  // the number it took
+    // When its commit was sent: until then it held the numbering, so the numbers committed
+    // were exactly those below `number` (a sample of the primary's counter, for free).
+    std::chrono::steady_clock::time_point committing;
+};
+
 // Runs `work` on `session` in such a transaction and commits; rolls back and rethrows when
-// anything throws (sql::SQLException). Returns the number the transaction took: every number
-// below it had committed when it was taken, so it samples the primary's counter for free.
-std::uint64_t inNumberedTransaction(db::DbSession& session, const std::function<void()>& work);
+// anything throws (sql::SQLException). A connection whose rollback fails too is marked
+// unusable (it may still hold the transaction, its locks and its number).
+NumberedCommit inNumberedTransaction(db::DbSession& session, const std::function<void()>& work);
 
 }  // namespace tracker::feed

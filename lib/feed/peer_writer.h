@@ -18,6 +18,7 @@
 #include "db/connection_pool.h"
 #include "db/session_retry.h"
 #include "feed/feed_stats.h"
+#include "feed/numbered_transaction.h"
 #include "feed/quiet_touches.h"
 #include "protocol/peer_address.h"
 #include "swarms/peer.h"
@@ -58,8 +59,8 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 // they were), then deletes, then upserts in multi-row statements. The batch takes one number
 // of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
 // a flush every few hundred milliseconds can afford and a write per announce pays for.
-// Returns that number. Throws sql::SQLException.
-std::uint64_t applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
+// Returns that number and when the commit was sent. Throws sql::SQLException.
+NumberedCommit applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
   public:
@@ -70,8 +71,8 @@ class PeerWriter {
     // What the writer tells the process's replica feed, each on the thread that did it.
     struct Hooks {
         // A batch committed (a flush's transaction, or writeNow's), having taken `number` of
-        // the feed in a statement sent at `begun`: every number below it had committed then.
-        std::function<void(std::uint64_t number, Clock::time_point begun)> committed;
+        // the feed; its commit was sent at `committing` (see NumberedCommit).
+        std::function<void(std::uint64_t number, Clock::time_point committing)> committed;
         // A timed flush ended, whether it wrote anything or not: the feed pulls after it, so
         // that this process's writes come back in the pull that follows them.
         std::function<void()> ticked;

@@ -540,6 +540,7 @@ void ReplicaFeed::run() {
     while (!stopping_) {
         lock.unlock();
         bool more = false;
+        const auto stepStarted = Clock::now();
         try {
             bool ok = step();
             std::lock_guard<std::mutex> stepping(stepping_);
@@ -549,8 +550,11 @@ void ReplicaFeed::run() {
             noteFailure(error.what());
         }
         lock.lock();
+        // A step that did not pull (a failure, a replica whose lag is not known yet) waits a
+        // whole interval from its end, not from the last pull: else it would start again at
+        // once, and again.
         if (!more)
-            waitForPull(lock);
+            waitForPull(lock, lastPull_ >= stepStarted ? lastPull_ : Clock::now());
         woken_ = false;
         ticked_ = false;
         if (pullWanted_ <= Clock::now())
@@ -558,7 +562,7 @@ void ReplicaFeed::run() {
     }
 }
 
-void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock) {
+void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock, Clock::time_point from) {
     const Clock::duration interval = options_.pullInterval;
     const Clock::duration tick = options_.writerTick;
     // Pulled no sooner than this after the last pull when a flush ends: nearly due, or at
@@ -571,10 +575,10 @@ void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock) {
         auto now = Clock::now();
         if (ticked_) {
             ticked_ = false;
-            if (now - lastPull_ >= afterFlush)
+            if (now - from >= afterFlush)
                 return;
         }
-        auto due = lastPull_ + interval;
+        auto due = from + interval;
         if (tick.count() > 0 && lastTick_ != Clock::time_point{}) {
             // When the next flush is expected a little after the pull is due, the pull waits
             // for it (ticked() wakes this), and for no longer than that little.
@@ -593,7 +597,7 @@ void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock) {
     }
 }
 
-void ReplicaFeed::committed(std::uint64_t number, Clock::time_point begun) {
+void ReplicaFeed::committed(std::uint64_t number, Clock::time_point committing) {
     if (number == 0)
         return;
     // Every number up to this batch's had committed once it did.
@@ -601,10 +605,10 @@ void ReplicaFeed::committed(std::uint64_t number, Clock::time_point begun) {
     {
         std::lock_guard<std::mutex> lock(flushedMutex_);
         if (!flushSampled_) {
-            flushSampleAt_ = begun;
+            flushSampleAt_ = committing;
             flushSampleCommitted_ = number - 1;
         } else {
-            flushSampleAt_ = std::max(flushSampleAt_, begun);
+            flushSampleAt_ = std::max(flushSampleAt_, committing);
             flushSampleCommitted_ = std::max(flushSampleCommitted_, number - 1);
         }
         flushSampled_ = true;

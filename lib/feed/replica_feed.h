@@ -121,12 +121,13 @@ class ReplicaFeed {
     bool awaitPullFrom(Clock::time_point from, Clock::time_point deadline);
     // Pull now rather than at the next interval.
     void wake();
-    // This process's write-behind committed a batch numbered `number`, sent at `begun` (any
-    // thread). The next pull of the primary reads the feeds without reading the counter first
-    // (something is new: this batch), and with a database replica the number samples the
-    // primary's counter, so that a process that writes needs no read of the primary to know
-    // its replica's lag.
-    void committed(std::uint64_t number, Clock::time_point begun);
+    // This process's write-behind committed a batch numbered `number` (any thread), whose
+    // commit was sent at `committing`: until then its transaction held the numbering, so the
+    // primary had committed exactly the numbers below it. The next pull of the primary reads
+    // the feeds without reading the counter first (something is new: this batch), and with a
+    // database replica the number samples the primary's counter, so that a process that
+    // writes needs no read of the primary to know its replica's lag.
+    void committed(std::uint64_t number, Clock::time_point committing);
     // The write-behind's timed flush ended (its thread): the pull that was nearly due is made
     // now, after it.
     void ticked();
@@ -136,8 +137,8 @@ class ReplicaFeed {
   private:
     void run();
     void raiseKnownCommitted(std::uint64_t committed);
-    // Until the next pull is due (run's thread, under wakeMutex_).
-    void waitForPull(std::unique_lock<std::mutex>& lock);
+    // Until the next pull is due, an interval after `from` (run's thread, under wakeMutex_).
+    void waitForPull(std::unique_lock<std::mutex>& lock, Clock::time_point from);
     bool stepLocked();
     bool loading() const { return reader_ != nullptr; }
     void startLoad(bool resync);
@@ -183,8 +184,8 @@ class ReplicaFeed {
     std::atomic<std::uint64_t> applied_{0};         // sequence_, for the announce threads
     std::atomic<bool> readingReplica_{false};       // onReplica(), for stats()
     std::atomic<Clock::rep> asOf_{0};  // what the replica holds is as of then (awaitPullFrom)
-    // The write-behind's last batch: its number less one, the primary's counter as of when it
-    // was sent (merged: the highest of both is as true, and only later).
+    // The write-behind's last batch: its number less one, the primary's counter as of when its
+    // commit was sent (merged: the highest of both is as true, and only later).
     std::mutex flushedMutex_;
     bool flushSampled_ = false;
     Clock::time_point flushSampleAt_{};

@@ -84,7 +84,7 @@ constexpr const char* kBeginNumbered =
 constexpr const char* kCommitNumbered =
     "BEGIN NOT ATOMIC SET @tracker_feed_seq = NULL; COMMIT; END";
 constexpr const char* kRollbackNumbered =
-    "BEGIN NOT ATOMIC ROLLBACK; SET @tracker_feed_seq = NULL; END";
+    "BEGIN NOT ATOMIC SET @tracker_feed_seq = NULL; ROLLBACK; END";
 
 // Completions the write-behind counts without looking at the row (see coalescePeerWrites).
 constexpr const char* kAddCompletions =

@@ -70,9 +70,9 @@ TEST_CASE("a numbered transaction is begun and ended in one statement each, and 
     auto& session = lease.lease->session();
     auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
     long long executed = statementsExecuted(db);
-    std::uint64_t number = tracker::feed::inNumberedTransaction(session, [] {});
+    auto done = tracker::feed::inNumberedTransaction(session, [] {});
     CHECK(statementsExecuted(db) - executed == 2);
-    CHECK(static_cast<long long>(number) == before + 1);
+    CHECK(static_cast<long long>(done.number) == before + 1);
     CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before + 1);
 
     // The connection carries no number after it.
@@ -83,16 +83,23 @@ TEST_CASE("a numbered transaction is begun and ended in one statement each, and 
     CHECK(left->getInt(1) == 1);
     CHECK(left->getInt(2) == 0);
 
-    // A failure part way rolls back all of it, the number too.
+    // A failure part way rolls back all of it, the number too, and leaves the connection
+    // clean.
     before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
     CHECK_THROWS_AS(tracker::feed::inNumberedTransaction(
                         session, [] { throw sql::SQLException("part way", "HY000", 1105); }),
                     sql::SQLException);
     CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
+    CHECK_FALSE(session.unusable);
+    std::unique_ptr<sql::ResultSet> after(
+        statement->executeQuery("SELECT @tracker_feed_seq IS NULL, @@in_transaction"));
+    REQUIRE(after->next());
+    CHECK(after->getInt(1) == 1);
+    CHECK(after->getInt(2) == 0);
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
-TEST_CASE("a flush of new peers takes at most two multi-row statements between its begin and end") {
+TEST_CASE("a flush of under 128 new peers takes at most two multi-row statements, of 256 three") {
     itest::Sql db;
     auto torrent = itest::registerTorrent(db, "flush statements");
     ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
@@ -105,17 +112,22 @@ TEST_CASE("a flush of new peers takes at most two multi-row statements between i
     CHECK(statementsExecuted(db) - executed == 4);
     CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
           100);
-    // Under 16, one statement of that size; 16 and over, a multiple of 16 and the rest.
-    for (int rows : {1, 15, 16, 255}) {
+    // Rows, and the statements between the begin and the end: under 16, one of that size; then
+    // a multiple of 16 up to 128 and the rest; 192 and 256 past that.
+    const std::pair<int, int> statementsFor[] = {{1, 1},   {15, 1},  {16, 1},  {127, 2}, {128, 1},
+                                                 {130, 2}, {191, 3}, {200, 2}, {255, 3}, {256, 1}};
+    int total = 100;
+    for (auto [rows, statements] : statementsFor) {
         INFO(rows);
         for (int n = 0; n < rows; ++n)
             writer.enqueue(newPeer(torrent, 1000 * rows + n));
         executed = statementsExecuted(db);
         REQUIRE(writer.flush());
-        CHECK(statementsExecuted(db) - executed == (rows < 16 || rows % 16 == 0 ? 3 : 4));
+        CHECK(statementsExecuted(db) - executed == 2 + statements);
+        total += rows;
     }
     CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
-          100 + 1 + 15 + 16 + 255);
+          total);
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
@@ -211,8 +223,10 @@ TEST_CASE("a live process pulls once after each flush, not also just before it")
     ReplicaFeed feed{pool, options};
     PeerWriter writer{pool, 100ms, toldTo(feed)};
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!feed.freshReplica(ReplicaFeed::Clock::now()))
+    while (!feed.freshReplica(ReplicaFeed::Clock::now())) {
         REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(1ms);
+    }
 
     auto pullsBefore = feed.stats().pulls;
     auto flushesBefore = writer.stats().flushes;
@@ -232,4 +246,20 @@ TEST_CASE("a live process pulls once after each flush, not also just before it")
     CHECK(pulls <= flushes + flushes / 4 + 2);
     CHECK(pulls + 2 >= flushes);
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a feed whose steps fail waits a pull interval between them, not none") {
+    tracker::DatabaseConfig unreachable = itest::testDatabase();
+    unreachable.socket = "/nonexistent/tracker-test-primary.sock";
+    unreachable.connectTimeoutSeconds = 1;
+    ConnectionPool pool{unreachable, 1, 1000ms};
+    ReplicaFeed::Options options;
+    options.pullInterval = 100ms;
+    options.writerTick = 100ms;
+    ReplicaFeed feed{pool, options};
+    std::this_thread::sleep_for(1s);
+    feed.stop();
+    // About ten; a step that had not pulled once started again at once, millions of times.
+    CHECK(feed.stats().failures <= 15);
+    CHECK(feed.stats().failures >= 1);
 }

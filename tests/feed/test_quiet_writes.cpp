@@ -40,9 +40,9 @@ ReplicaFeed::Options handDriven() {
 // One worker process with quiet writes on: flushed and pulled by hand.
 struct Process {
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
+    ReplicaFeed feed{pool, handDriven()};  // before the writer: its last flush tells the feed
     // Wired as tracker-fcgi wires it: a held write written is a write the replica knows of.
     PeerWriter writer{pool, 1h, writerOptions()};
-    ReplicaFeed feed{pool, handDriven()};
     MysqlSwarmStore store{pool, options()};
 
     SwarmStoreOptions options() {
