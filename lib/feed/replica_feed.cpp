@@ -556,7 +556,6 @@ void ReplicaFeed::run() {
         if (!more)
             waitForPull(lock, lastPull_ >= stepStarted ? lastPull_ : Clock::now());
         woken_ = false;
-        ticked_ = false;
         if (pullWanted_ <= Clock::now())
             pullWanted_ = Clock::time_point::max();
     }

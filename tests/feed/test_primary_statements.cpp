@@ -14,6 +14,7 @@
 #include "feed/numbered_transaction.h"
 #include "feed/peer_writer.h"
 #include "feed/replica_feed.h"
+#include "hand_driven.h"
 
 using namespace std::chrono_literals;
 using tracker::db::ConnectionPool;
@@ -39,14 +40,6 @@ PeerWrite newPeer(const itest::Torrent& torrent, int n) {
     write.left = static_cast<std::uint64_t>(n % 2) * 100;
     write.knownAbsent = true;  // as from a fresh replica that held no such peer
     return write;
-}
-
-ReplicaFeed::Options handDriven() {
-    ReplicaFeed::Options options;
-    options.startThread = false;
-    options.pullInterval = 0ms;
-    options.staleAfter = 1h;
-    return options;
 }
 
 // A writer whose batches the feed hears of, as tracker-fcgi wires them.
@@ -135,7 +128,7 @@ TEST_CASE("a pull after this process's own flush reads the feeds at once, the co
     itest::Sql db;
     auto torrent = itest::registerTorrent(db, "own flush");
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
-    ReplicaFeed feed{pool, handDriven()};
+    ReplicaFeed feed{pool, itest::handDriven()};
     PeerWriter writer{pool, 1h, toldTo(feed)};
     REQUIRE(feed.catchUp());
 
@@ -177,7 +170,7 @@ TEST_CASE("a process that writes knows its database replica's lag without readin
     ConnectionPool primary{unreachable, 1, 1000ms};
     ConnectionPool replica{itest::testDatabase(), 2, 1000ms};
     ConnectionPool writes{itest::testDatabase(), 1, 1000ms};
-    auto options = handDriven();
+    auto options = itest::handDriven();
     options.replicaPool = &replica;
     options.replicaRetry = 0ms;
     ReplicaFeed feed{primary, options};

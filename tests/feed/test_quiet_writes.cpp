@@ -13,6 +13,7 @@
 #include "db_fixture.h"
 #include "feed/peer_writer.h"
 #include "feed/replica_feed.h"
+#include "hand_driven.h"
 #include "store/mysql_swarm_store.h"
 #include "swarms/written_tick.h"
 
@@ -29,18 +30,11 @@ using tracker::swarms::WrittenTick;
 
 namespace {
 
-ReplicaFeed::Options handDriven() {
-    ReplicaFeed::Options options;
-    options.startThread = false;
-    options.pullInterval = 0ms;
-    options.staleAfter = 1h;
-    return options;
-}
-
 // One worker process with quiet writes on: flushed and pulled by hand.
 struct Process {
     ConnectionPool pool{itest::testDatabase(), 2, 1000ms};
-    ReplicaFeed feed{pool, handDriven()};  // before the writer: its last flush tells the feed
+    ReplicaFeed feed{pool,
+                     itest::handDriven()};  // before the writer: its last flush tells the feed
     // Wired as tracker-fcgi wires it: a held write written is a write the replica knows of.
     PeerWriter writer{pool, 1h, writerOptions()};
     MysqlSwarmStore store{pool, options()};
