@@ -4,6 +4,9 @@
 #include <limits>
 #include <memory>
 
+#include "db/session_retry.h"
+#include "feed/numbered_transaction.h"
+
 namespace tracker::admin {
 
 using db::ConnectionPool;
@@ -171,19 +174,37 @@ std::string describe(const sql::SQLException& error) {
     return message;
 }
 
-// Runs `work` on a session from the pool; a database error becomes an AdminError.
+// Runs `work` on a session from the pool; a database error becomes an AdminError. A deadlock
+// victim was rolled back whole and is tried again: the site's own writers (the PHP, SQL by
+// hand) lock a torrent's row before the feed's numbering, the other way round from ours, and
+// an admin must not see an error for what InnoDB resolved by itself. Every operation here can
+// run twice: it reads the row again and writes only what is still to change.
 template <typename T, typename Work>
-AdminResult<T> withSession(ConnectionPool& pool, Work work) {
-    auto leased = pool.acquire();
-    if (!leased.lease)
-        return AdminError{AdminStatus::Unavailable, leased.message};
-    try {
-        return work(leased.lease->session());
-    } catch (const sql::SQLException& error) {
-        if (isConnectionLost(error))
-            leased.lease->markBroken();
-        return AdminError{AdminStatus::Unavailable, describe(error)};
+AdminResult<T> withAdminSession(ConnectionPool& pool, Work work) {
+    constexpr int kAttempts = 3;
+    for (int attempt = 1;; ++attempt) {
+        auto leased = pool.acquire();
+        if (!leased.lease)
+            return AdminError{AdminStatus::Unavailable, leased.message};
+        try {
+            return work(leased.lease->session());
+        } catch (const sql::SQLException& error) {
+            if (isConnectionLost(error))
+                leased.lease->markBroken();
+            if (!db::isTransientConflict(error) || attempt == kAttempts)
+                return AdminError{AdminStatus::Unavailable, describe(error)};
+        }
     }
+}
+
+// A write whose triggers take a number of the change feed (a registration, a ban, an unban, a
+// removal) runs in a numbered transaction: the numbering is locked before the torrent's row,
+// in the order of the workers' flushes. Left to the trigger, the number would be locked after
+// the row, and a flush that holds the numbering and checks that row for a peer's foreign key
+// would close a deadlock with it.
+template <typename Write>
+void numbered(DbSession& session, Write write) {
+    feed::inNumberedTransaction(session, write);
 }
 
 // Runs a name-writing statement; retries once with 4-byte characters replaced when the column
@@ -209,14 +230,15 @@ void writeName(sql::PreparedStatement& statement, unsigned int nameIndex, const 
 
 AdminResult<Registration> AdminStore::registerTorrent(const protocol::InfoHash& infoHash,
                                                       const std::string& name, bool replaceName) {
-    return withSession<Registration>(pool_, [&](DbSession& session) -> AdminResult<Registration> {
+    return withAdminSession<
+        Registration>(pool_, [&](DbSession& session) -> AdminResult<Registration> {
         Registration registration;
         std::optional<TorrentRow> existing = findTorrent(session, infoHash);
         if (!existing) {
             sql::PreparedStatement& insert = session.statement(kInsertTorrent);
             insert.setString(1, bytes(protocol::view(infoHash)));
             try {
-                writeName(insert, 2, name, registration.nameAdjusted);
+                numbered(session, [&] { writeName(insert, 2, name, registration.nameAdjusted); });
                 registration.created = true;
             } catch (const sql::SQLException& error) {
                 if (error.getErrorCode() != kDuplicateKey)
@@ -240,14 +262,14 @@ AdminResult<Registration> AdminStore::registerTorrent(const protocol::InfoHash& 
 }
 
 AdminResult<BanChange> AdminStore::setBanned(const TorrentKey& key, bool banned) {
-    return withSession<BanChange>(pool_, [&](DbSession& session) -> AdminResult<BanChange> {
+    return withAdminSession<BanChange>(pool_, [&](DbSession& session) -> AdminResult<BanChange> {
         std::optional<TorrentRow> torrent = findTorrent(session, key);
         if (!torrent)
             return notFound(key);
         sql::PreparedStatement& update = session.statement(banned ? kBan : kUnban);
         update.setUInt(1, torrent->tid);
         BanChange change;
-        change.changed = update.executeUpdate() > 0;
+        numbered(session, [&] { change.changed = update.executeUpdate() > 0; });
         std::optional<TorrentRow> stored = findTorrent(session, torrent->tid);
         if (!stored)
             return notFound(key);  // removed in between
@@ -257,20 +279,22 @@ AdminResult<BanChange> AdminStore::setBanned(const TorrentKey& key, bool banned)
 }
 
 AdminResult<TorrentRow> AdminStore::remove(const TorrentKey& key) {
-    return withSession<TorrentRow>(pool_, [&](DbSession& session) -> AdminResult<TorrentRow> {
+    return withAdminSession<TorrentRow>(pool_, [&](DbSession& session) -> AdminResult<TorrentRow> {
         std::optional<TorrentRow> torrent = findTorrent(session, key);
         if (!torrent)
             return notFound(key);
         sql::PreparedStatement& remove = session.statement(kDeleteTorrent);
         remove.setUInt(1, torrent->tid);
-        if (remove.executeUpdate() == 0)
+        bool removed = false;
+        numbered(session, [&] { removed = remove.executeUpdate() > 0; });
+        if (!removed)
             return notFound(key);  // removed in between
         return *torrent;
     });
 }
 
 AdminResult<TorrentRow> AdminStore::show(const TorrentKey& key) {
-    return withSession<TorrentRow>(pool_, [&](DbSession& session) -> AdminResult<TorrentRow> {
+    return withAdminSession<TorrentRow>(pool_, [&](DbSession& session) -> AdminResult<TorrentRow> {
         std::optional<TorrentRow> torrent = findTorrent(session, key);
         if (!torrent)
             return notFound(key);
@@ -279,48 +303,50 @@ AdminResult<TorrentRow> AdminStore::show(const TorrentKey& key) {
 }
 
 AdminResult<TorrentPage> AdminStore::list(const ListFilter& filter) {
-    return withSession<TorrentPage>(pool_, [&](DbSession& session) -> AdminResult<TorrentPage> {
-        std::string pattern = "%" + escapeLike(filter.nameContains) + "%";
-        auto bindFilter = [&](sql::PreparedStatement& statement) {
-            statement.setInt(1, filter.bannedOnly ? 1 : 0);
-            statement.setInt(2, filter.activeOnly ? 1 : 0);
-            statement.setString(3, bytes(pattern));
-        };
-        TorrentPage page;
-        sql::PreparedStatement& count = session.statement(kCountTorrents);
-        bindFilter(count);
-        std::unique_ptr<sql::ResultSet> counted(count.executeQuery());
-        if (counted->next())
-            page.total = counted->getUInt64(1);
-        counted.reset();
+    return withAdminSession<TorrentPage>(
+        pool_, [&](DbSession& session) -> AdminResult<TorrentPage> {
+            std::string pattern = "%" + escapeLike(filter.nameContains) + "%";
+            auto bindFilter = [&](sql::PreparedStatement& statement) {
+                statement.setInt(1, filter.bannedOnly ? 1 : 0);
+                statement.setInt(2, filter.activeOnly ? 1 : 0);
+                statement.setString(3, bytes(pattern));
+            };
+            TorrentPage page;
+            sql::PreparedStatement& count = session.statement(kCountTorrents);
+            bindFilter(count);
+            std::unique_ptr<sql::ResultSet> counted(count.executeQuery());
+            if (counted->next())
+                page.total = counted->getUInt64(1);
+            counted.reset();
 
-        sql::PreparedStatement& select = session.statement(kListTorrents);
-        bindFilter(select);
-        select.setUInt64(
-            4, filter.limit == 0 ? std::numeric_limits<std::uint64_t>::max() : filter.limit);
-        select.setUInt64(5, filter.offset);
-        std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
-        while (rows->next())
-            page.torrents.push_back(readRow(*rows));
-        return page;
-    });
+            sql::PreparedStatement& select = session.statement(kListTorrents);
+            bindFilter(select);
+            select.setUInt64(
+                4, filter.limit == 0 ? std::numeric_limits<std::uint64_t>::max() : filter.limit);
+            select.setUInt64(5, filter.offset);
+            std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
+            while (rows->next())
+                page.torrents.push_back(readRow(*rows));
+            return page;
+        });
 }
 
 AdminResult<TrackerTotals> AdminStore::totals() {
-    return withSession<TrackerTotals>(pool_, [&](DbSession& session) -> AdminResult<TrackerTotals> {
-        std::unique_ptr<sql::ResultSet> row(session.statement(kTotals).executeQuery());
-        TrackerTotals totals;
-        if (row->next()) {
-            totals.torrents = row->getInt64(1);
-            totals.banned = row->getInt64(2);
-            totals.active = row->getInt64(3);
-            totals.seeders = row->getInt64(4);
-            totals.leechers = row->getInt64(5);
-            totals.completions = row->getInt64(6);
-            totals.peers = row->getInt64(7);
-        }
-        return totals;
-    });
+    return withAdminSession<TrackerTotals>(
+        pool_, [&](DbSession& session) -> AdminResult<TrackerTotals> {
+            std::unique_ptr<sql::ResultSet> row(session.statement(kTotals).executeQuery());
+            TrackerTotals totals;
+            if (row->next()) {
+                totals.torrents = row->getInt64(1);
+                totals.banned = row->getInt64(2);
+                totals.active = row->getInt64(3);
+                totals.seeders = row->getInt64(4);
+                totals.leechers = row->getInt64(5);
+                totals.completions = row->getInt64(6);
+                totals.peers = row->getInt64(7);
+            }
+            return totals;
+        });
 }
 
 }  // namespace tracker::admin

@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "admin/admin_store.h"
 #include "db/connection_pool.h"
@@ -71,6 +73,43 @@ struct Fixture {
         return swarm.announce(request, 50).status;
     }
 };
+
+long long innodbDeadlocks(itest::Sql& db) {
+    return db.scalar(
+        "SELECT variable_value FROM information_schema.global_status WHERE "
+        "variable_name = 'INNODB_DEADLOCKS'");
+}
+
+// Runs `operation` on a thread while another connection writes as a worker's flush does:
+// the feed's numbering locked first, then a peer of `row` (whose foreign key reads the
+// torrent's row), then the commit. Neither may fail, and InnoDB may count no deadlock.
+template <typename Operation>
+void againstAFlush(Fixture& f, const TorrentRow& row, Operation operation) {
+    itest::Sql flush;
+    long long before = innodbDeadlocks(f.db);
+    flush.exec("BEGIN");
+    flush.exec("UPDATE tracker_sequence SET value = (@tracker_feed_seq := value + 1) WHERE id = 1");
+    std::atomic<bool> done{false};
+    std::thread admin([&] {
+        operation();
+        done = true;
+    });
+    std::this_thread::sleep_for(500ms);
+    CHECK_FALSE(done);  // waiting for the numbering, so the two do meet
+    std::string flushError;
+    try {
+        flush.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" +
+                   std::to_string(row.tid) +
+                   ", 'flushed', 'flushed-peer-id-0000', '10.9.0.2', 6881, 5)");
+        flush.exec("COMMIT");
+    } catch (const sql::SQLException& failed) {
+        flushError = failed.what();
+    }
+    flush.exec("SET @tracker_feed_seq = NULL");
+    admin.join();
+    CHECK(flushError == "");
+    CHECK(innodbDeadlocks(f.db) == before);
+}
 
 }  // namespace
 
@@ -172,6 +211,31 @@ TEST_CASE("remove deletes the torrent and, through the foreign key, its peers") 
 
     CHECK(error(f.admin.remove(TorrentKey{row.tid})).status == AdminStatus::NotFound);
     CHECK(error(f.admin.show(TorrentKey{row.infoHash})).status == AdminStatus::NotFound);
+}
+
+TEST_CASE("ban, unban and remove lock the feed's numbering before the torrent, as flushes do") {
+    Fixture f;
+    auto row = ok(f.admin.registerTorrent(randomHash(), "meets a flush", false)).torrent;
+    tracker::admin::AdminResult<tracker::admin::BanChange> change = AdminError{};
+    SECTION("ban") {
+        againstAFlush(f, row, [&] { change = f.admin.setBanned(TorrentKey{row.tid}, true); });
+        CHECK(ok(change).changed);
+        CHECK(ok(change).torrent.banned);
+    }
+    SECTION("unban") {
+        REQUIRE(ok(f.admin.setBanned(TorrentKey{row.tid}, true)).changed);
+        againstAFlush(f, row, [&] { change = f.admin.setBanned(TorrentKey{row.tid}, false); });
+        CHECK(ok(change).changed);
+        CHECK_FALSE(ok(change).torrent.banned);
+    }
+    SECTION("remove") {
+        tracker::admin::AdminResult<TorrentRow> removed = AdminError{};
+        againstAFlush(f, row, [&] { removed = f.admin.remove(TorrentKey{row.tid}); });
+        CHECK(ok(removed).tid == row.tid);
+        // The flush's peer went with it.
+        CHECK(f.db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(row.tid)) ==
+              0);
+    }
 }
 
 TEST_CASE("list filters by banned, active and name, pages in tid order, counts peers") {
