@@ -238,6 +238,35 @@ TEST_CASE("ban, unban and remove lock the feed's numbering before the torrent, a
     }
 }
 
+TEST_CASE("a ban chosen as a deadlock's victim is tried again, not reported to the admin") {
+    Fixture f;
+    auto row = ok(f.admin.registerTorrent(randomHash(), "deadlocked ban", false)).torrent;
+    auto other = ok(f.admin.registerTorrent(randomHash(), "other writer", false)).torrent;
+    // A site's writer the other way round from ours: peer rows and the torrent's row first
+    // (numbered by hand, so no numbering lock yet), the numbering last.
+    itest::Sql writer;
+    writer.exec("SET @tracker_feed_seq = 1");
+    writer.exec("BEGIN");
+    for (int i = 0; i < 50; ++i)
+        writer.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" +
+                    std::to_string(other.tid) + ", 'w" + std::to_string(i) +
+                    "', 'writer-peer-id-00000', '10.9.0.3', 6881, 5)");
+    writer.exec("UPDATE torrents SET downloaded = downloaded + 1 WHERE tid = " +
+                std::to_string(row.tid));
+    long long before = innodbDeadlocks(f.db);
+    tracker::admin::AdminResult<tracker::admin::BanChange> change = AdminError{};
+    std::thread admin([&] { change = f.admin.setBanned(TorrentKey{row.tid}, true); });
+    std::this_thread::sleep_for(500ms);  // holding the numbering, waiting for the row
+    // The deadlock: InnoDB rolls back the smaller transaction, the ban.
+    writer.exec("UPDATE tracker_sequence SET value = value + 1 WHERE id = 1");
+    writer.exec("ROLLBACK");
+    writer.exec("SET @tracker_feed_seq = NULL");
+    admin.join();
+    CHECK(innodbDeadlocks(f.db) == before + 1);
+    CHECK(ok(change).changed);
+    CHECK(ok(f.admin.show(TorrentKey{row.tid})).banned);
+}
+
 TEST_CASE("list filters by banned, active and name, pages in tid order, counts peers") {
     Fixture f;
     std::string prefix = uniquePrefix("adm-list");
