@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "db/db_session.h"
 
@@ -25,5 +26,22 @@ struct NumberedCommit {
 // anything throws (sql::SQLException). A connection whose rollback fails too is marked
 // unusable (it may still hold the transaction, its locks and its number).
 NumberedCommit inNumberedTransaction(db::DbSession& session, const std::function<void()>& work);
+
+// One statement of such a transaction, for inNumberedStatements: its SQL (living as long as
+// the process, as DbSession::statement asks) and what binds its placeholders, from `column`.
+struct NumberedStatement {
+    const char* sql;
+    std::function<void(sql::PreparedStatement& statement, unsigned column)> bind;
+};
+
+// The same transaction for a known list of statements, with its begin sent in the first
+// statement's round trip and its commit in the last's: a batch of one statement takes one
+// round trip instead of three (each a fixed amount of the primary's work, paid by every
+// worker host several times a second). Nothing at all for no statements. Each statement is
+// prepared once per connection in that wrapped form only. When it is one statement, the
+// commit time told is from before the begin: earlier than the truth by the wait for the
+// numbering, which can only make a replica look further behind, never nearer.
+NumberedCommit inNumberedStatements(db::DbSession& session,
+                                    const std::vector<NumberedStatement>& statements);
 
 }  // namespace tracker::feed

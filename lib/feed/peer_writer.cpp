@@ -133,26 +133,30 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes) {
 
 namespace {
 
-void writeChunks(DbSession& session, const RepeatedStatement& statement,
-                 const std::vector<const PeerWrite*>& writes, bool withPid) {
+// The multi-row statements of `writes`, biggest first; the rows themselves must outlive them.
+void addChunks(std::vector<NumberedStatement>& into, const RepeatedStatement& statement,
+               const std::vector<const PeerWrite*>& writes, bool withPid) {
     for (std::size_t next = 0; next < writes.size();) {
         std::size_t rows = chunkFor(writes.size() - next);
-        sql::PreparedStatement& upsert = session.statement(statement.of(rows));
-        unsigned column = 1;
-        for (std::size_t i = 0; i < rows; ++i) {
-            const PeerWrite& write = *writes[next + i];
-            if (withPid)
-                upsert.setUInt(column++, write.pid);
-            upsert.setUInt(column++, write.tid);
-            upsert.setString(column++, bytes(write.uid));
-            upsert.setString(column++, bytes(write.peerId));
-            upsert.setString(column++, write.address.toString());
-            upsert.setUInt(column++, write.port);
-            upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
-            upsert.setUInt64(column++, write.left);
-            upsert.setUInt(column++, randomRnd());
-        }
-        upsert.executeUpdate();
+        std::vector<const PeerWrite*> chunk(
+            writes.begin() + static_cast<std::ptrdiff_t>(next),
+            writes.begin() + static_cast<std::ptrdiff_t>(next + rows));
+        into.push_back(
+            {statement.of(rows), [chunk, withPid](sql::PreparedStatement& upsert, unsigned column) {
+                 for (const PeerWrite* row : chunk) {
+                     const PeerWrite& write = *row;
+                     if (withPid)
+                         upsert.setUInt(column++, write.pid);
+                     upsert.setUInt(column++, write.tid);
+                     upsert.setString(column++, bytes(write.uid));
+                     upsert.setString(column++, bytes(write.peerId));
+                     upsert.setString(column++, write.address.toString());
+                     upsert.setUInt(column++, write.port);
+                     upsert.setInt(column++, write.requiresCrypto ? 1 : 0);
+                     upsert.setUInt64(column++, write.left);
+                     upsert.setUInt(column++, randomRnd());
+                 }
+             }});
         next += rows;
     }
 }
@@ -187,39 +191,42 @@ void findRows(DbSession& session, std::vector<PeerWrite>& writes) {
     }
 }
 
-void applyInTransaction(DbSession& session, const std::vector<PeerWrite>& writes) {
+// The batch's statements, in the order they run (and lock rows in): completions first (they
+// look at the rows as they were), then departures, then the upserts. `writes` must outlive
+// them.
+std::vector<NumberedStatement> statementsFor(const std::vector<PeerWrite>& writes) {
+    std::vector<NumberedStatement> batch;
     for (const PeerWrite& write : writes) {
-        if (write.completed) {
-            sql::PreparedStatement& count = session.statement(statements::kCountCompletion);
-            count.setUInt(1, write.tid);
-            count.setString(2, bytes(write.uid));
-            count.setUInt(3, write.tid);
-            count.executeUpdate();
-        }
-        if (write.moreCompletions > 0) {
-            sql::PreparedStatement& add = session.statement(statements::kAddCompletions);
-            add.setUInt(1, write.moreCompletions);
-            add.setUInt(2, write.tid);
-            add.executeUpdate();
-        }
-    }
-    std::vector<const PeerWrite*> upserts;
-    upserts.reserve(writes.size());
-    for (const PeerWrite& write : writes) {
-        if (write.kind == PeerWrite::Kind::Upsert) {
-            upserts.push_back(&write);
-            continue;
-        }
-        sql::PreparedStatement& remove = session.statement(statements::kDeletePeer);
-        remove.setString(1, bytes(write.uid));
-        remove.setUInt(2, write.tid);
-        remove.executeUpdate();  // the trigger records the departure
+        if (write.completed)
+            batch.push_back({statements::kCountCompletion,
+                             [&write](sql::PreparedStatement& count, unsigned column) {
+                                 count.setUInt(column, write.tid);
+                                 count.setString(column + 1, bytes(write.uid));
+                                 count.setUInt(column + 2, write.tid);
+                             }});
+        if (write.moreCompletions > 0)
+            batch.push_back({statements::kAddCompletions,
+                             [&write](sql::PreparedStatement& add, unsigned column) {
+                                 add.setUInt(column, write.moreCompletions);
+                                 add.setUInt(column + 1, write.tid);
+                             }});
     }
     std::vector<const PeerWrite*> known, unknown;
-    for (const PeerWrite* write : upserts)
-        (write->pid != 0 ? known : unknown).push_back(write);
-    writeChunks(session, kUpdatePeers, known, true);
-    writeChunks(session, kInsertPeers, unknown, false);
+    for (const PeerWrite& write : writes) {
+        if (write.kind == PeerWrite::Kind::Upsert) {
+            (write.pid != 0 ? known : unknown).push_back(&write);
+            continue;
+        }
+        // The trigger records the departure.
+        batch.push_back(
+            {statements::kDeletePeer, [&write](sql::PreparedStatement& remove, unsigned column) {
+                 remove.setString(column, bytes(write.uid));
+                 remove.setUInt(column + 1, write.tid);
+             }});
+    }
+    addChunks(batch, kUpdatePeers, known, true);
+    addChunks(batch, kInsertPeers, unknown, false);
+    return batch;
 }
 
 void applyQuietTouches(DbSession& session, const std::vector<QuietTouches::Touch>& touches,
@@ -251,7 +258,7 @@ void applyQuietTouches(DbSession& session, const std::vector<QuietTouches::Touch
 NumberedCommit applyPeerWrites(DbSession& session, const std::vector<PeerWrite>& writes) {
     std::vector<PeerWrite> resolved = writes;
     findRows(session, resolved);
-    return inNumberedTransaction(session, [&] { applyInTransaction(session, resolved); });
+    return inNumberedStatements(session, statementsFor(resolved));
 }
 
 PeerWriter::PeerWriter(db::ConnectionPool& pool, std::chrono::milliseconds interval)

@@ -86,6 +86,21 @@ constexpr const char* kCommitNumbered =
 constexpr const char* kRollbackNumbered =
     "BEGIN NOT ATOMIC SET @tracker_feed_seq = NULL; ROLLBACK; END";
 
+// One statement of a numbered transaction that may also begin it (as kBeginNumbered, returning
+// the number) and end it (as kCommitNumbered) in the same round trip: head, the statement,
+// tail. The first two placeholders say whether it begins and whether it ends; the statement's
+// own follow. With no number (no row 1, or a step sent outside a begun transaction) nothing is
+// written: the signal aborts the compound statement before the statement runs.
+constexpr const char* kNumberedStepHead =
+    "BEGIN NOT ATOMIC DECLARE beginning BOOLEAN DEFAULT ?; DECLARE ending BOOLEAN DEFAULT ?; "
+    "IF beginning THEN SET @tracker_feed_seq = NULL; START TRANSACTION; "
+    "UPDATE tracker_sequence SET value = (@tracker_feed_seq := value + 1) WHERE id = 1; "
+    "SELECT @tracker_feed_seq; END IF; "
+    "IF @tracker_feed_seq IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+    "'tracker_sequence has no row 1: run `trackerctl migrate`'; END IF; ";
+constexpr const char* kNumberedStepTail =
+    "; IF ending THEN SET @tracker_feed_seq = NULL; COMMIT; END IF; END";
+
 // Completions the write-behind counts without looking at the row (see coalescePeerWrites).
 constexpr const char* kAddCompletions =
     "UPDATE torrents SET downloaded = downloaded + ? WHERE tid = ?";

@@ -111,21 +111,118 @@ TEST_CASE("a numbered transaction is begun and ended in one statement each, and 
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
-TEST_CASE("a flush of under 128 new peers takes at most two multi-row statements, of 256 three") {
+// Whether `session` is as a pool wants it back: no transaction, no number.
+void checkClean(tracker::db::DbSession& session) {
+    std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
+    std::unique_ptr<sql::ResultSet> left(
+        statement->executeQuery("SELECT @tracker_feed_seq IS NULL, @@in_transaction"));
+    REQUIRE(left->next());
+    CHECK(left->getInt(1) == 1);
+    CHECK(left->getInt(2) == 0);
+    CHECK_FALSE(session.unusable);
+}
+
+// A statement of a numbered transaction adding one peer of `tid`, as `uid`.
+tracker::feed::NumberedStatement addingPeer(long long tid, const std::string& uid) {
+    return {
+        "INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES "
+        "(?, ?, 'numbered-statements-', '10.41.0.2', 6881, 5)",
+        [tid, uid](sql::PreparedStatement& statement, unsigned column) {
+            statement.setUInt(column, static_cast<unsigned>(tid));
+            statement.setString(column + 1, uid);
+        }};
+}
+
+TEST_CASE("numbered statements begin in the first one's round trip and commit in the last's") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "numbered statements");
+    std::string tid = std::to_string(torrent.tid);
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    auto lease = pool.acquire();
+    REQUIRE(lease.lease);
+    auto& session = lease.lease->session();
+    using tracker::feed::inNumberedStatements;
+    using tracker::feed::NumberedStatement;
+
+    SECTION("one statement: one round trip, its rows under the number it tells") {
+        auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+        long long executed = statementsExecuted(session);
+        auto done = inNumberedStatements(session, {addingPeer(torrent.tid, "one-1")});
+        CHECK(statementsExecuted(session) - executed == 1);
+        CHECK(static_cast<long long>(done.number) == before + 1);
+        CHECK(db.scalar("SELECT seq FROM peers WHERE uid = 'one-1' AND tid = " + tid) ==
+              before + 1);
+        checkClean(session);
+    }
+    SECTION("three statements: three round trips, one number") {
+        auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+        long long executed = statementsExecuted(session);
+        auto done = inNumberedStatements(
+            session, {addingPeer(torrent.tid, "three-1"), addingPeer(torrent.tid, "three-2"),
+                      addingPeer(torrent.tid, "three-3")});
+        CHECK(statementsExecuted(session) - executed == 3);
+        CHECK(static_cast<long long>(done.number) == before + 1);
+        CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE uid LIKE 'three-%' AND seq = " +
+                        std::to_string(before + 1) + " AND tid = " + tid) == 3);
+        checkClean(session);
+    }
+    SECTION("a failure in a later statement takes back the earlier ones and the number") {
+        auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+        // The same peer twice: the second breaks the unique key (a plain INSERT, no IGNORE).
+        CHECK_THROWS_AS(inNumberedStatements(session, {addingPeer(torrent.tid, "twice-1"),
+                                                       addingPeer(torrent.tid, "twice-2"),
+                                                       addingPeer(torrent.tid, "twice-1")}),
+                        sql::SQLException);
+        CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
+        CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE uid LIKE 'twice-%'") == 0);
+        checkClean(session);
+    }
+    SECTION("a failure in the one statement that begins and ends takes back everything") {
+        db.exec("INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES (" + tid +
+                ", 'there-1', 'numbered-statements-', '10.41.0.2', 6881, 5)");
+        auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+        CHECK_THROWS_AS(inNumberedStatements(session, {addingPeer(torrent.tid, "there-1")}),
+                        sql::SQLException);
+        CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
+        checkClean(session);
+    }
+    SECTION("without the numbering's row nothing is written, and it says so") {
+        db.exec("UPDATE tracker_sequence SET id = 200 WHERE id = 1");
+        std::string message;
+        try {
+            inNumberedStatements(session, {addingPeer(torrent.tid, "unnumbered-1")});
+        } catch (const sql::SQLException& failed) {
+            message = failed.what();
+        }
+        db.exec("UPDATE tracker_sequence SET id = 1 WHERE id = 200");
+        CHECK(message.find("tracker_sequence has no row 1") != std::string::npos);
+        CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE uid = 'unnumbered-1'") == 0);
+        checkClean(session);
+    }
+    SECTION("no statements: nothing sent") {
+        long long executed = statementsExecuted(session);
+        CHECK(inNumberedStatements(session, std::vector<NumberedStatement>{}).number == 0);
+        CHECK(statementsExecuted(session) - executed == 0);
+    }
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
+TEST_CASE("a flush of under 128 new peers takes at most two statements, of 256 three") {
     itest::Sql db;
     auto torrent = itest::registerTorrent(db, "flush statements");
     ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
     PeerWriter writer{pool, 1h};
-    // 100 rows: 96, then 4 (in powers of two it took three: 64, 32, 4).
+    // 100 rows: 96, then 4 (in powers of two it took three: 64, 32, 4), the transaction begun
+    // in the first and committed in the last.
     for (int n = 0; n < 100; ++n)
         writer.enqueue(newPeer(torrent, n));
     long long executed = statementsExecuted(pool, 1);
     REQUIRE(writer.flush());
-    CHECK(statementsExecuted(pool, 1) - executed == 4);
+    CHECK(statementsExecuted(pool, 1) - executed == 2);
     CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
           100);
-    // Rows, and the statements between the begin and the end: under 16, one of that size; then
-    // a multiple of 16 up to 128 and the rest; 192 and 256 past that.
+    // Rows, and the statements: under 16, one of that size; then a multiple of 16 up to 128
+    // and the rest; 192 and 256 past that.
     const std::pair<int, int> statementsFor[] = {{1, 1},   {15, 1},  {16, 1},  {127, 2}, {128, 1},
                                                  {130, 2}, {191, 3}, {200, 2}, {255, 3}, {256, 1}};
     int total = 100;
@@ -135,7 +232,7 @@ TEST_CASE("a flush of under 128 new peers takes at most two multi-row statements
             writer.enqueue(newPeer(torrent, 1000 * rows + n));
         executed = statementsExecuted(pool, 1);
         REQUIRE(writer.flush());
-        CHECK(statementsExecuted(pool, 1) - executed == 2 + statements);
+        CHECK(statementsExecuted(pool, 1) - executed == statements);
         total += rows;
     }
     CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid)) ==
