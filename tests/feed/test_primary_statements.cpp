@@ -71,46 +71,6 @@ PeerWriter::Options toldTo(ReplicaFeed& feed) {
     return options;
 }
 
-}  // namespace
-
-TEST_CASE("a numbered transaction is begun and ended in one statement each, and tells its number") {
-    itest::Sql db;
-    auto torrent = itest::registerTorrent(db, "numbered");
-    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
-    auto lease = pool.acquire();
-    REQUIRE(lease.lease);
-    auto& session = lease.lease->session();
-    auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
-    long long executed = statementsExecuted(session);
-    auto done = tracker::feed::inNumberedTransaction(session, [] {});
-    CHECK(statementsExecuted(session) - executed == 2);
-    CHECK(static_cast<long long>(done.number) == before + 1);
-    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before + 1);
-
-    // The connection carries no number after it.
-    std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
-    std::unique_ptr<sql::ResultSet> left(
-        statement->executeQuery("SELECT @tracker_feed_seq IS NULL, @@in_transaction"));
-    REQUIRE(left->next());
-    CHECK(left->getInt(1) == 1);
-    CHECK(left->getInt(2) == 0);
-
-    // A failure part way rolls back all of it, the number too, and leaves the connection
-    // clean.
-    before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
-    CHECK_THROWS_AS(tracker::feed::inNumberedTransaction(
-                        session, [] { throw sql::SQLException("part way", "HY000", 1105); }),
-                    sql::SQLException);
-    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
-    CHECK_FALSE(session.unusable);
-    std::unique_ptr<sql::ResultSet> after(
-        statement->executeQuery("SELECT @tracker_feed_seq IS NULL, @@in_transaction"));
-    REQUIRE(after->next());
-    CHECK(after->getInt(1) == 1);
-    CHECK(after->getInt(2) == 0);
-    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
-}
-
 // Whether `session` is as a pool wants it back: no transaction, no number.
 void checkClean(tracker::db::DbSession& session) {
     std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
@@ -131,6 +91,35 @@ tracker::feed::NumberedStatement addingPeer(long long tid, const std::string& ui
             statement.setUInt(column, static_cast<unsigned>(tid));
             statement.setString(column + 1, uid);
         }};
+}
+
+}  // namespace
+
+TEST_CASE("a numbered transaction is begun and ended in one statement each, and tells its number") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "numbered");
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    auto lease = pool.acquire();
+    REQUIRE(lease.lease);
+    auto& session = lease.lease->session();
+    auto before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+    long long executed = statementsExecuted(session);
+    auto done = tracker::feed::inNumberedTransaction(session, [] {});
+    CHECK(statementsExecuted(session) - executed == 2);
+    CHECK(static_cast<long long>(done.number) == before + 1);
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before + 1);
+
+    checkClean(session);  // the connection carries no number after it
+
+    // A failure part way rolls back all of it, the number too, and leaves the connection
+    // clean.
+    before = db.scalar("SELECT value FROM tracker_sequence WHERE id = 1");
+    CHECK_THROWS_AS(tracker::feed::inNumberedTransaction(
+                        session, [] { throw sql::SQLException("part way", "HY000", 1105); }),
+                    sql::SQLException);
+    CHECK(db.scalar("SELECT value FROM tracker_sequence WHERE id = 1") == before);
+    checkClean(session);
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
 TEST_CASE("numbered statements begin in the first one's round trip and commit in the last's") {
