@@ -58,8 +58,10 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 // once even when it fails and is tried again): completions first (they look at the rows as
 // they were), then deletes, then upserts in multi-row statements. The batch takes one number
 // of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
-// a flush every few hundred milliseconds can afford and a write per announce pays for.
-// Returns that number and when the commit was sent. Throws sql::SQLException.
+// a flush every few hundred milliseconds can afford and a write per announce pays for. The
+// transaction is begun and committed in the round trips of its first and last statements
+// (inNumberedStatements): a single write takes one. Returns that number and when the commit
+// was sent. Throws sql::SQLException.
 NumberedCommit applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
