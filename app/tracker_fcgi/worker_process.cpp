@@ -49,8 +49,8 @@ WorkerProcess::WorkerProcess(const Config& config, service::AddressAllowlist sta
     if (config.peerFlushMs > 0) {
         feed::PeerWriter::Hooks hooks;
         if (replica_) {
-            hooks.committed = [this](std::uint64_t number, feed::PeerWriter::Clock::time_point at) {
-                replica_->committed(number, at);
+            hooks.committed = [this](const feed::NumberedCommit& done) {
+                replica_->committed(done);
             };
             hooks.ticked = [this] { replica_->ticked(); };
             // A held write is a write: the row's `updated` is now at least its announce's

@@ -60,6 +60,7 @@ NumberedCommit inNumberedTransaction(db::DbSession& session, const std::function
         done.number = readNumber(session.statement(statements::kBeginNumbered));
         work();
         done.committing = std::chrono::steady_clock::now();
+        done.sampled = true;
         session.statement(statements::kCommitNumbered).execute();
     } catch (...) {
         rollBack(session);
@@ -71,6 +72,8 @@ NumberedCommit inNumberedTransaction(db::DbSession& session, const std::function
 NumberedCommit inNumberedStatements(db::DbSession& session,
                                     const std::vector<NumberedStatement>& statements) {
     NumberedCommit done;
+    if (statements.empty())
+        return done;
     try {
         for (std::size_t i = 0; i < statements.size(); ++i) {
             bool beginning = i == 0;
@@ -93,6 +96,10 @@ NumberedCommit inNumberedStatements(db::DbSession& session,
         rollBack(session);
         throw;
     }
+    // Sent after the begin, the commit's time is exact; sent with it, it is early by the wait
+    // for the numbering, which only the statement's whole time bounds.
+    done.sampled = statements.size() > 1 ||
+                   std::chrono::steady_clock::now() - done.committing <= kOneStatementSampleSlack;
     return done;
 }
 

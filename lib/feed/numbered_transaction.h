@@ -17,10 +17,18 @@ namespace tracker::feed {
 // What a committed numbered transaction tells of the database's numbering.
 struct NumberedCommit {
     std::uint64_t number = 0;  // the number it took
-    // When its commit was sent: until then it held the numbering, so the numbers committed
-    // were exactly those below `number` (a sample of the primary's counter, for free).
+    // A moment when the numbers committed were those below `number` and no more (a sample of
+    // the primary's counter, for free), when `sampled`: the commit's send time, the numbering
+    // held since the begin; for a transaction of one statement, that statement's send time,
+    // which is earlier than its wait for the numbering by up to kOneStatementSampleSlack. Not
+    // sampled when it waited longer: a sample that old would make the replica look that much
+    // further behind.
     std::chrono::steady_clock::time_point committing;
+    bool sampled = false;
 };
+
+// How long a transaction of one statement may take for its send time to stand as its sample.
+constexpr std::chrono::milliseconds kOneStatementSampleSlack{50};
 
 // Runs `work` on `session` in such a transaction and commits; rolls back and rethrows when
 // anything throws (sql::SQLException). A connection whose rollback fails too is marked
@@ -38,9 +46,7 @@ struct NumberedStatement {
 // statement's round trip and its commit in the last's: a batch of one statement takes one
 // round trip instead of three (each a fixed amount of the primary's work, paid by every
 // worker host several times a second). Nothing at all for no statements. Each statement is
-// prepared once per connection in that wrapped form only. When it is one statement, the
-// commit time told is from before the begin: earlier than the truth by the wait for the
-// numbering, which can only make a replica look further behind, never nearer.
+// prepared once per connection in that wrapped form only.
 NumberedCommit inNumberedStatements(db::DbSession& session,
                                     const std::vector<NumberedStatement>& statements);
 

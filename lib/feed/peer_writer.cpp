@@ -341,7 +341,7 @@ WorkOutcome PeerWriter::writeNow(const PeerWrite& write) {
     again.moreCompletions = 0;
     enqueue(again);
     if (hooks_.committed)
-        hooks_.committed(done.number, done.committing);
+        hooks_.committed(done);
     return outcome;
 }
 
@@ -432,7 +432,7 @@ bool PeerWriter::writeQueued(std::vector<PeerWrite>& batch) {
             inFlight_ = next == folded.size() ? 0 : folded.size() - next;
         }
         if (hooks_.committed)
-            hooks_.committed(done.number, done.committing);
+            hooks_.committed(done);
     }
     return true;
 }

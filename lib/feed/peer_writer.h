@@ -60,8 +60,8 @@ std::vector<PeerWrite> coalescePeerWrites(std::vector<PeerWrite> writes);
 // of the peer feed (migrations 005, 006): batches on the database take turns on its lock, which
 // a flush every few hundred milliseconds can afford and a write per announce pays for. The
 // transaction is begun and committed in the round trips of its first and last statements
-// (inNumberedStatements): a single write takes one. Returns that number and when the commit
-// was sent. Throws sql::SQLException.
+// (inNumberedStatements): a batch of n statements takes n round trips, not n + 2. Returns
+// that number and what it tells of the primary's counter. Throws sql::SQLException.
 NumberedCommit applyPeerWrites(db::DbSession& session, const std::vector<PeerWrite>& writes);
 
 class PeerWriter {
@@ -72,9 +72,9 @@ class PeerWriter {
     using TouchesWritten = std::function<void(const std::vector<QuietTouches::Touch>&)>;
     // What the writer tells the process's replica feed, each on the thread that did it.
     struct Hooks {
-        // A batch committed (a flush's transaction, or writeNow's), having taken `number` of
-        // the feed; its commit was sent at `committing` (see NumberedCommit).
-        std::function<void(std::uint64_t number, Clock::time_point committing)> committed;
+        // A batch committed (a flush's transaction, or writeNow's): the number of the feed it
+        // took and what that says of the primary's counter.
+        std::function<void(const NumberedCommit& done)> committed;
         // A timed flush ended, whether it wrote anything or not: the feed pulls after it, so
         // that this process's writes come back in the pull that follows them.
         std::function<void()> ticked;

@@ -596,19 +596,19 @@ void ReplicaFeed::waitForPull(std::unique_lock<std::mutex>& lock, Clock::time_po
     }
 }
 
-void ReplicaFeed::committed(std::uint64_t number, Clock::time_point committing) {
-    if (number == 0)
+void ReplicaFeed::committed(const NumberedCommit& done) {
+    if (done.number == 0)
         return;
     // Every number up to this batch's had committed once it did.
-    raiseKnownCommitted(number);
-    {
+    raiseKnownCommitted(done.number);
+    if (done.sampled) {
         std::lock_guard<std::mutex> lock(flushedMutex_);
         if (!flushSampled_) {
-            flushSampleAt_ = committing;
-            flushSampleCommitted_ = number - 1;
+            flushSampleAt_ = done.committing;
+            flushSampleCommitted_ = done.number - 1;
         } else {
-            flushSampleAt_ = std::max(flushSampleAt_, committing);
-            flushSampleCommitted_ = std::max(flushSampleCommitted_, number - 1);
+            flushSampleAt_ = std::max(flushSampleAt_, done.committing);
+            flushSampleCommitted_ = std::max(flushSampleCommitted_, done.number - 1);
         }
         flushSampled_ = true;
     }

@@ -30,6 +30,7 @@
 #include "db/connection_pool.h"
 #include "feed/chunk_reader.h"
 #include "feed/feed_stats.h"
+#include "feed/numbered_transaction.h"
 #include "feed/own_writes.h"
 #include "feed/read_choice.h"
 #include "feed/replica_lag.h"
@@ -121,13 +122,12 @@ class ReplicaFeed {
     bool awaitPullFrom(Clock::time_point from, Clock::time_point deadline);
     // Pull now rather than at the next interval.
     void wake();
-    // This process's write-behind committed a batch numbered `number` (any thread), whose
-    // commit was sent at `committing`: until then its transaction held the numbering, so the
-    // primary had committed exactly the numbers below it. The next pull of the primary reads
-    // the feeds without reading the counter first (something is new: this batch), and with a
-    // database replica the number samples the primary's counter, so that a process that
-    // writes needs no read of the primary to know its replica's lag.
-    void committed(std::uint64_t number, Clock::time_point committing);
+    // This process's write-behind committed a batch (any thread). The next pull of the primary
+    // reads the feeds without reading the counter first (something is new: this batch), and
+    // with a database replica the batch's sample of the primary's counter (NumberedCommit)
+    // tells the replica's lag, so that a process that writes needs no read of the primary
+    // for it.
+    void committed(const NumberedCommit& done);
     // The write-behind's timed flush ended (its thread): the pull that was nearly due is made
     // now, after it.
     void ticked();

@@ -64,8 +64,8 @@ PeerWrite newPeer(const itest::Torrent& torrent, int n) {
 // A writer whose batches the feed hears of, as tracker-fcgi wires them.
 PeerWriter::Options toldTo(ReplicaFeed& feed) {
     PeerWriter::Options options;
-    options.hooks.committed = [&feed](std::uint64_t number, ReplicaFeed::Clock::time_point at) {
-        feed.committed(number, at);
+    options.hooks.committed = [&feed](const tracker::feed::NumberedCommit& done) {
+        feed.committed(done);
     };
     options.hooks.ticked = [&feed] { feed.ticked(); };
     return options;

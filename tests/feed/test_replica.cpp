@@ -220,8 +220,8 @@ struct LiveProcess {
     // Wired as tracker-fcgi wires them.
     PeerWriter::Options writerOptions() {
         PeerWriter::Options options;
-        options.hooks.committed = [this](std::uint64_t number, ReplicaFeed::Clock::time_point at) {
-            feed.committed(number, at);
+        options.hooks.committed = [this](const tracker::feed::NumberedCommit& done) {
+            feed.committed(done);
         };
         options.hooks.ticked = [this] { feed.ticked(); };
         return options;
