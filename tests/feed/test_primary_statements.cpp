@@ -178,14 +178,50 @@ TEST_CASE("numbered statements begin in the first one's round trip and commit in
     SECTION("without the numbering's row nothing is written, and it says so") {
         db.exec("UPDATE tracker_sequence SET id = 200 WHERE id = 1");
         std::string message;
+        int code = 0;
         try {
             inNumberedStatements(session, {addingPeer(torrent.tid, "unnumbered-1")});
         } catch (const sql::SQLException& failed) {
             message = failed.what();
+            code = failed.getErrorCode();
         }
         db.exec("UPDATE tracker_sequence SET id = 1 WHERE id = 200");
+        // The server's signal, before the statement: the transaction commits in the same
+        // statement, so a check on the client afterwards would come too late.
+        CHECK(code == 1644);
         CHECK(message.find("tracker_sequence has no row 1") != std::string::npos);
         CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE uid = 'unnumbered-1'") == 0);
+        checkClean(session);
+    }
+    SECTION("its commit's time samples the numbering, unless one statement waited for it") {
+        // Another writer holds the numbering for a while, then lets go.
+        auto holdNumbering = [](std::chrono::milliseconds hold) {
+            return std::thread([hold] {
+                itest::Sql holder;
+                holder.exec("BEGIN");
+                holder.exec("UPDATE tracker_sequence SET value = value WHERE id = 1");
+                std::this_thread::sleep_for(hold);
+                holder.exec("ROLLBACK");
+            });
+        };
+        auto quick = inNumberedStatements(session, {addingPeer(torrent.tid, "sample-1")});
+        CHECK(quick.sampled);
+
+        std::thread holding = holdNumbering(300ms);
+        std::this_thread::sleep_for(100ms);  // the holder has it now
+        auto waited = inNumberedStatements(session, {addingPeer(torrent.tid, "sample-2")});
+        holding.join();
+        CHECK(waited.number > quick.number);
+        CHECK_FALSE(waited.sampled);  // its send time is 200 ms before it held the numbering
+
+        holding = holdNumbering(300ms);
+        std::this_thread::sleep_for(100ms);
+        auto sent = std::chrono::steady_clock::now();
+        auto two = inNumberedStatements(
+            session, {addingPeer(torrent.tid, "sample-3"), addingPeer(torrent.tid, "sample-4")});
+        holding.join();
+        CHECK(two.sampled);  // the commit went after the begin, whatever the wait
+        CHECK(two.committing - sent >= 150ms);
         checkClean(session);
     }
     SECTION("no statements: nothing sent") {
