@@ -70,9 +70,10 @@ constexpr const char* kFindPeersTail = ")";
 // @tracker_feed_seq; the row stays locked until the batch commits, so batches commit in number
 // order. The triggers on `peers` stamp the number on every row the batch writes and on every
 // departure it records. Begun, numbered and ended in one round trip each (MariaDB's compound
-// statements): each statement costs the primary a fixed amount, and every worker host flushes
-// several times a second. The begin clears the variable first (no stale number ever stamps a
-// row) and returns the number (NULL: tracker_sequence has no row 1). Taken under the row's
+// statements), for trackerctl's and tracker-cron's transactions; the write-behind's flushes
+// carry the same begin and end in their own statements (kNumberedStepHead). The begin clears
+// the variable first (no stale number ever stamps a row) and returns the number (NULL:
+// tracker_sequence has no row 1). Taken under the row's
 // lock, it also says how far the numbering had committed when the batch began: every number
 // below it.
 constexpr const char* kBeginNumbered =
