@@ -33,10 +33,18 @@ DbSession::DbSession(sql::Driver& driver, const DatabaseConfig& database) {
     unsigned lockWait = database.queryTimeoutSeconds > 1 ? database.queryTimeoutSeconds - 1 : 1;
     double statementTime =
         database.queryTimeoutSeconds > 1 ? database.queryTimeoutSeconds - 0.5 : 0.9;
+    // The other way round, the server must give up on this client: a process that stops in the
+    // middle of a write transaction (frozen, its host lost or cut off) keeps its row locks,
+    // the feed's numbering among them, so every writer of the site waits until TCP notices,
+    // hours later. Our transactions send their statements back to back, so a write
+    // transaction left idle for as long as a statement may take is ended by the server, and
+    // rolled back. Read-only transactions (a load's long consistent read) are not concerned.
     std::unique_ptr<sql::Statement> limits(connection_->createStatement());
-    limits->execute("SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
-                    ", lock_wait_timeout = " + std::to_string(lockWait) +
-                    ", max_statement_time = " + std::to_string(statementTime));
+    limits->execute(
+        "SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
+        ", lock_wait_timeout = " + std::to_string(lockWait) +
+        ", max_statement_time = " + std::to_string(statementTime) +
+        ", idle_write_transaction_timeout = " + std::to_string(database.queryTimeoutSeconds));
     lastUsed = std::chrono::steady_clock::now();
 }
 

@@ -22,6 +22,15 @@ void execOn(tracker::db::DbSession& session, const std::string& text) {
     statement->execute(text);
 }
 
+// A site's own connection, as a PHP page's: with no limit on how long its open transaction
+// may sit idle (the tracker's sessions have one), however long the migration takes to meet it.
+std::unique_ptr<tracker::db::DbSession> siteSession() {
+    auto session =
+        std::make_unique<tracker::db::DbSession>(*get_driver_instance(), itest::testDatabase());
+    execOn(*session, "SET SESSION idle_write_transaction_timeout = 0");
+    return session;
+}
+
 // Runs `step` on its own connection in a thread, keeping what it threw.
 class MigrationThread {
   public:
@@ -66,7 +75,8 @@ TEST_CASE(
         "DEFAULT 0) ENGINE=InnoDB");
     admin.exec("INSERT INTO giveway_backfill (id) SELECT seq FROM seq_1_to_100");
 
-    tracker::db::DbSession site(*get_driver_instance(), itest::testDatabase());
+    auto siteOwned = siteSession();
+    tracker::db::DbSession& site = *siteOwned;
     execOn(site, "START TRANSACTION");
     execOn(site, "UPDATE giveway_backfill SET v = v + 10 WHERE id = 50");
 
@@ -106,7 +116,8 @@ TEST_CASE(
         tracker::schema::rebuildOnline(connection,
                                        {"giveway_copy", "MODIFY v BIGINT NOT NULL DEFAULT 0"});
     });
-    tracker::db::DbSession site(*get_driver_instance(), itest::testDatabase());
+    auto siteOwned = siteSession();
+    tracker::db::DbSession& site = *siteOwned;
     // The site's transaction begins once the mirror triggers are there (creating them waits
     // for open transactions on the table), on the last row, which the copy reaches last.
     auto waitFor = [&](const std::string& query, long long atLeast) {
@@ -160,7 +171,8 @@ TEST_CASE(
     // A third transaction holds that gap (a locking read of the range up to the end), so that
     // each statement stops where its trigger first inserts, and both stand there at once when
     // it lets go (REPEATABLE READ, as the PHP's connections read).
-    tracker::db::DbSession holder(*get_driver_instance(), itest::testDatabase());
+    auto holderOwned = siteSession();
+    tracker::db::DbSession& holder = *holderOwned;
     execOn(holder, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     execOn(holder, "START TRANSACTION");
     {

@@ -1,0 +1,116 @@
+// A writer that stops in the middle of a numbered transaction (its process frozen, its host
+// lost) holds the feed's numbering, which every writer of the site takes: the server ends such
+// a transaction once it has been idle for the session's queryTimeoutSeconds, so the others'
+// flushes wait that long at most instead of until TCP notices. Against a real MariaDB.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "db/db_session.h"
+#include "db_fixture.h"
+#include "feed/numbered_transaction.h"
+#include "feed/peer_writer.h"
+
+using namespace std::chrono_literals;
+using tracker::db::DbSession;
+using tracker::feed::PeerWrite;
+
+namespace {
+
+PeerWrite joining(const itest::Torrent& torrent, const std::string& uid) {
+    PeerWrite write;
+    write.tid = static_cast<std::uint32_t>(torrent.tid);
+    write.uid.assign(uid);
+    write.peerId.assign("-FW0001-" + uid);
+    write.address = *tracker::protocol::PeerAddress::parse("10.42.0.1");
+    write.port = 6881;
+    write.left = 100;
+    write.knownAbsent = true;
+    return write;
+}
+
+long long peersNamed(itest::Sql& db, const itest::Torrent& torrent, const std::string& uid) {
+    return db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + std::to_string(torrent.tid) +
+                     " AND uid = '" + uid + "'");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a writer frozen inside its transaction holds the numbering for queryTimeoutSeconds at "
+    "most") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "frozen writer");
+    tracker::DatabaseConfig frozenDatabase = itest::testDatabase();
+    frozenDatabase.queryTimeoutSeconds = 2;
+    DbSession frozen(*get_driver_instance(), frozenDatabase);
+    long long frozenConnection = 0;
+    {
+        std::unique_ptr<sql::Statement> statement(frozen.connection().createStatement());
+        std::unique_ptr<sql::ResultSet> id(statement->executeQuery("SELECT CONNECTION_ID()"));
+        REQUIRE(id->next());
+        frozenConnection = id->getInt64(1);
+    }
+
+    // Numbered, one peer written, then silent for longer than its limit before the commit.
+    std::optional<sql::SQLException> frozenFailed;
+    std::thread writer([&] {
+        tracker::db::ensureDriverThreadInit(*get_driver_instance());
+        try {
+            tracker::feed::inNumberedTransaction(frozen, [&] {
+                auto& add = frozen.statement(
+                    "INSERT INTO peers (tid, uid, peerId, ip, port, residual) VALUES "
+                    "(?, 'frozen', 'frozen-writer-peer-0', '10.42.0.2', 6881, 5)");
+                add.setUInt(1, static_cast<unsigned>(torrent.tid));
+                add.executeUpdate();
+                std::this_thread::sleep_for(4500ms);
+            });
+        } catch (const sql::SQLException& error) {
+            frozenFailed.emplace(error);
+        }
+    });
+    std::this_thread::sleep_for(300ms);  // the numbering is the frozen writer's now
+    REQUIRE(db.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE "
+                      "trx_mysql_thread_id = " +
+                      std::to_string(frozenConnection)) == 1);
+
+    // Another host's flush, with the default limits: it would give up on the lock after 4 s.
+    DbSession other(*get_driver_instance(), itest::testDatabase());
+    auto started = std::chrono::steady_clock::now();
+    tracker::feed::NumberedCommit flushed;
+    CHECK_NOTHROW(flushed = tracker::feed::applyPeerWrites(other, {joining(torrent, "thawed")}));
+    auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(waited < 3000ms);
+    CHECK(flushed.number > 0);
+    CHECK(peersNamed(db, torrent, "thawed") == 1);
+
+    writer.join();
+    // The frozen writer finds its connection gone when it wakes: nothing of it was kept, and
+    // the connection is not given back to a pool.
+    REQUIRE(frozenFailed.has_value());
+    CHECK(tracker::db::isConnectionLost(*frozenFailed));
+    CHECK(frozen.unusable);
+    CHECK(peersNamed(db, torrent, "frozen") == 0);
+    CHECK(db.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE "
+                    "trx_mysql_thread_id = " +
+                    std::to_string(frozenConnection)) == 0);
+    db.exec("DELETE FROM peers WHERE tid = " + std::to_string(torrent.tid));
+    db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
+}
+
+TEST_CASE("a read-only transaction may stay idle past queryTimeoutSeconds") {
+    itest::Sql db;
+    tracker::DatabaseConfig reading = itest::testDatabase();
+    reading.queryTimeoutSeconds = 1;
+    DbSession session(*get_driver_instance(), reading);
+    std::unique_ptr<sql::Statement> statement(session.connection().createStatement());
+    statement->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    std::unique_ptr<sql::ResultSet>(statement->executeQuery("SELECT COUNT(*) FROM torrents"));
+    std::this_thread::sleep_for(2000ms);
+    std::unique_ptr<sql::ResultSet> still;
+    CHECK_NOTHROW(still.reset(statement->executeQuery("SELECT 1")));
+    CHECK_NOTHROW(statement->execute("COMMIT"));
+}
