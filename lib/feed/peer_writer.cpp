@@ -68,6 +68,8 @@ constexpr RepeatedStatement kUpdatePeers{statements::kUpdatePeersHead, statement
                                          statements::kUpdatePeersTail};
 constexpr RepeatedStatement kInsertPeers{statements::kInsertPeersHead, statements::kInsertPeersRow,
                                          statements::kInsertPeersTail};
+constexpr RepeatedStatement kDeletePeers{statements::kDeletePeersHead, statements::kDeletePeersRow,
+                                         statements::kDeletePeersTail};
 constexpr RepeatedStatement kFindPeers{statements::kFindPeersHead, statements::kFindPeersRow,
                                        statements::kFindPeersTail};
 constexpr RepeatedStatement kTouchPeers{statements::kTouchPeersHead, statements::kTouchPeersRow,
@@ -211,18 +213,26 @@ std::vector<NumberedStatement> statementsFor(const std::vector<PeerWrite>& write
                                  add.setUInt(column + 1, write.tid);
                              }});
     }
-    std::vector<const PeerWrite*> known, unknown;
+    std::vector<const PeerWrite*> known, unknown, removals;
     for (const PeerWrite& write : writes) {
-        if (write.kind == PeerWrite::Kind::Upsert) {
+        if (write.kind == PeerWrite::Kind::Delete)
+            removals.push_back(&write);
+        else
             (write.pid != 0 ? known : unknown).push_back(&write);
-            continue;
-        }
-        // The trigger records the departure.
+    }
+    for (std::size_t next = 0; next < removals.size();) {
+        std::size_t rows = chunkFor(removals.size() - next);
+        std::vector<const PeerWrite*> chunk(
+            removals.begin() + static_cast<std::ptrdiff_t>(next),
+            removals.begin() + static_cast<std::ptrdiff_t>(next + rows));
         batch.push_back(
-            {statements::kDeletePeer, [&write](sql::PreparedStatement& remove, unsigned column) {
-                 remove.setString(column, bytes(write.uid));
-                 remove.setUInt(column + 1, write.tid);
+            {kDeletePeers.of(rows), [chunk](sql::PreparedStatement& remove, unsigned column) {
+                 for (const PeerWrite* write : chunk) {
+                     remove.setString(column++, bytes(write->uid));
+                     remove.setUInt(column++, write->tid);
+                 }
              }});
+        next += rows;
     }
     addChunks(batch, kUpdatePeers, known, true);
     addChunks(batch, kInsertPeers, unknown, false);

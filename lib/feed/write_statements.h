@@ -106,7 +106,12 @@ constexpr const char* kNumberedStepTail =
 constexpr const char* kAddCompletions =
     "UPDATE torrents SET downloaded = downloaded + ? WHERE tid = ?";
 
-constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
+// Stopped peers, many at once: head, kDeletePeersRow once per peer (comma-separated), tail.
+// A range of seeks on the unique key; the trigger records each departure. One statement for
+// what was one per peer: a site's stops come about as often as its joins.
+constexpr const char* kDeletePeersHead = "DELETE FROM peers WHERE (uid, tid) IN (";
+constexpr const char* kDeletePeersRow = "(?, ?)";
+constexpr const char* kDeletePeersTail = ")";
 
 // Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
 // is not counted again; a leecher or a peer never seen is.

@@ -265,6 +265,51 @@ TEST_CASE("a flush of under 128 new peers takes at most two statements, of 256 t
     db.exec("DELETE FROM torrents WHERE tid = " + std::to_string(torrent.tid));
 }
 
+TEST_CASE("a flush's stopped peers go in one statement, each departure recorded") {
+    itest::Sql db;
+    auto torrent = itest::registerTorrent(db, "flush stops");
+    std::string tid = std::to_string(torrent.tid);
+    ConnectionPool pool{itest::testDatabase(), 1, 1000ms};
+    PeerWriter writer{pool, 1h};
+    for (int n = 0; n < 60; ++n)
+        writer.enqueue(newPeer(torrent, n));
+    REQUIRE(writer.flush());
+    REQUIRE(db.scalar("SELECT seeders + leechers FROM tracker_swarms WHERE tid = " + tid) == 60);
+
+    // 48 of them stop (one was one statement each), 2 more join: two statements.
+    for (int n = 0; n < 48; ++n) {
+        PeerWrite stop = newPeer(torrent, n);
+        stop.kind = PeerWrite::Kind::Delete;
+        writer.enqueue(stop);
+    }
+    writer.enqueue(newPeer(torrent, 100));
+    writer.enqueue(newPeer(torrent, 101));
+    long long executed = statementsExecuted(pool, 1);
+    REQUIRE(writer.flush());
+    CHECK(statementsExecuted(pool, 1) - executed == 2);
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + tid) == 14);
+    CHECK(db.scalar("SELECT seeders + leechers FROM tracker_swarms WHERE tid = " + tid) == 14);
+    // Every departure is in the feed, all under the batch's one number.
+    CHECK(db.scalar("SELECT COUNT(DISTINCT uid) FROM tracker_departures WHERE tid = " + tid) == 48);
+    CHECK(db.scalar("SELECT COUNT(DISTINCT seq) FROM tracker_departures WHERE tid = " + tid) == 1);
+
+    // A stop is a seek on the unique key, however many a statement carries: no row is read,
+    // and locked, but the stopped peers'.
+    std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
+        "EXPLAIN FORMAT=JSON DELETE FROM peers WHERE (uid, tid) IN ((?, ?), (?, ?), (?, ?))"));
+    for (unsigned i = 0; i < 3; ++i) {
+        explain->setString(2 * i + 1, "s" + std::to_string(48 + i));
+        explain->setUInt(2 * i + 2, static_cast<unsigned>(torrent.tid));
+    }
+    std::unique_ptr<sql::ResultSet> plan(explain->executeQuery());
+    REQUIRE(plan->next());
+    std::string text = plan->getString(1).asStdString();
+    INFO(text);
+    CHECK(text.find("\"access_type\": \"range\"") != std::string::npos);
+    CHECK(text.find("\"key\": \"uid_tid\"") != std::string::npos);
+    db.exec("DELETE FROM torrents WHERE tid = " + tid);
+}
+
 TEST_CASE("a pull after this process's own flush reads the feeds at once, the counter not first") {
     itest::Sql db;
     auto torrent = itest::registerTorrent(db, "own flush");
