@@ -6,11 +6,14 @@
 --   BENCH_TORRENTS  torrents in the fill; BENCH_PEERS peers in it (peer N in torrent N % T + 1)
 --   BENCH_HOT       announce to the first HOT torrents only (default: all of them)
 --   BENCH_NEW       percent of announces that are new peers (default 10)
+--   BENCH_STOP      percent that are a fill peer's event=stopped (default 0; its next announce
+--                   joins again)
 --   BENCH_DELAY_MS  each connection waits this long after an answer (default 0): a set pace
 local torrents = tonumber(os.getenv("BENCH_TORRENTS"))
 local peers = tonumber(os.getenv("BENCH_PEERS"))
 local hot = tonumber(os.getenv("BENCH_HOT") or "") or torrents
 local new = tonumber(os.getenv("BENCH_NEW") or "") or 10
+local stop = tonumber(os.getenv("BENCH_STOP") or "") or 0
 local perTorrent = math.max(1, math.floor(peers / torrents))
 local hashes = {}
 
@@ -45,10 +48,13 @@ function request()
     end
     local key = "p" .. seq
     local event = ""
-    if math.random(1, 100) <= new then
+    local draw = math.random(1, 100)
+    if draw <= new then
         seq = math.random(1, peers)
         key = "n" .. math.random(1, 99999999)
         event = "&event=started"
+    elseif draw <= new + stop then
+        event = "&event=stopped"
     end
     local left = (seq % 2 == 0) and "0" or "1000"
     local peer_id = percent(string.format("2d4254303030312d%024x", seq))
