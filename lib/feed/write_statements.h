@@ -112,6 +112,9 @@ constexpr const char* kAddCompletions =
 constexpr const char* kDeletePeersHead = "DELETE FROM peers WHERE (uid, tid) IN (";
 constexpr const char* kDeletePeersRow = "(?, ?)";
 constexpr const char* kDeletePeersTail = ")";
+// One stopped peer: MariaDB reads a list of one (uid, tid) as an equality it cannot seek on, and
+// scans the whole table.
+constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
 
 // Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
 // is not counted again; a leecher or a peer never seen is.

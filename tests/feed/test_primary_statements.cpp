@@ -36,6 +36,19 @@ long long statementsExecuted(tracker::db::DbSession& session) {
     return std::stoll(status->getString(1).asStdString());
 }
 
+// Rows read by scanning, on the one connection of `pool` (none leased).
+long long rowsScanned(ConnectionPool& pool) {
+    auto result = pool.acquire();
+    REQUIRE(result.lease);
+    std::unique_ptr<sql::Statement> statement(
+        result.lease->session().connection().createStatement());
+    std::unique_ptr<sql::ResultSet> status(
+        statement->executeQuery("SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                                "WHERE VARIABLE_NAME = 'HANDLER_READ_RND_NEXT'"));
+    REQUIRE(status->next());
+    return std::stoll(status->getString(1).asStdString());
+}
+
 // The same, summed over every connection of a pool of `size`, none of them leased.
 long long statementsExecuted(ConnectionPool& pool, int size) {
     std::vector<ConnectionPool::Lease> leases;
@@ -276,6 +289,7 @@ TEST_CASE("a flush's stopped peers go in one statement, each departure recorded"
     REQUIRE(writer.flush());
     REQUIRE(db.scalar("SELECT seeders + leechers FROM tracker_swarms WHERE tid = " + tid) == 60);
 
+    std::vector<PeerWrite> stopsLater;
     // 48 of them stop (one was one statement each), 2 more join: two statements.
     for (int n = 0; n < 48; ++n) {
         PeerWrite stop = newPeer(torrent, n);
@@ -293,12 +307,30 @@ TEST_CASE("a flush's stopped peers go in one statement, each departure recorded"
     CHECK(db.scalar("SELECT COUNT(DISTINCT uid) FROM tracker_departures WHERE tid = " + tid) == 48);
     CHECK(db.scalar("SELECT COUNT(DISTINCT seq) FROM tracker_departures WHERE tid = " + tid) == 1);
 
+    // 17 stops: a statement of 16, then one of one; neither reads any row but its own (a list
+    // of one (uid, tid) would scan the table, and lock every row of it).
+    for (int n = 0; n < 17; ++n) {
+        PeerWrite stop = newPeer(torrent, 200 + n);
+        writer.enqueue(newPeer(torrent, 200 + n));
+        stop.kind = PeerWrite::Kind::Delete;
+        stopsLater.push_back(stop);
+    }
+    REQUIRE(writer.flush());
+    REQUIRE(db.scalar("SELECT COUNT(*) FROM peers") > 30);
+    for (const PeerWrite& stop : stopsLater)
+        writer.enqueue(stop);
+    long long scanned = rowsScanned(pool);
+    REQUIRE(writer.flush());
+    CHECK(rowsScanned(pool) - scanned < 10);
+    CHECK(db.scalar("SELECT COUNT(*) FROM peers WHERE tid = " + tid) == 14);
+
     // A stop is a seek on the unique key, however many a statement carries: no row is read,
     // and locked, but the stopped peers'.
     std::unique_ptr<sql::PreparedStatement> explain(db.connection().prepareStatement(
         "EXPLAIN FORMAT=JSON DELETE FROM peers WHERE (uid, tid) IN ((?, ?), (?, ?), (?, ?))"));
     for (unsigned i = 0; i < 3; ++i) {
-        explain->setString(2 * i + 1, "s" + std::to_string(48 + i));
+        std::string uid = "\xff\x80s" + std::to_string(48 + i);
+        explain->setString(2 * i + 1, sql::SQLString(uid.data(), uid.size()));
         explain->setUInt(2 * i + 2, static_cast<unsigned>(torrent.tid));
     }
     std::unique_ptr<sql::ResultSet> plan(explain->executeQuery());
