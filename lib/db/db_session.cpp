@@ -1,5 +1,7 @@
 #include "db/db_session.h"
 
+#include <algorithm>
+
 #include <cppconn/statement.h>
 
 namespace tracker::db {
@@ -36,15 +38,16 @@ DbSession::DbSession(sql::Driver& driver, const DatabaseConfig& database) {
     // The other way round, the server must give up on this client: a process that stops in the
     // middle of a write transaction (frozen, its host lost or cut off) keeps its row locks,
     // the feed's numbering among them, so every writer of the site waits until TCP notices,
-    // hours later. Our transactions send their statements back to back, so a write
-    // transaction left idle for as long as a statement may take is ended by the server, and
-    // rolled back. Read-only transactions (a load's long consistent read) are not concerned.
+    // hours later. Our transactions send their statements back to back, so one left idle for
+    // seconds is ended by the server, and rolled back: sooner than the others' lock wait, so
+    // that a writer queued behind it goes through instead of failing. Read-only transactions
+    // (a load's long consistent read) are not concerned.
+    unsigned idleWrite = std::clamp(lockWait > 1 ? lockWait - 1 : 1u, 1u, 3u);
     std::unique_ptr<sql::Statement> limits(connection_->createStatement());
-    limits->execute(
-        "SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
-        ", lock_wait_timeout = " + std::to_string(lockWait) +
-        ", max_statement_time = " + std::to_string(statementTime) +
-        ", idle_write_transaction_timeout = " + std::to_string(database.queryTimeoutSeconds));
+    limits->execute("SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
+                    ", lock_wait_timeout = " + std::to_string(lockWait) +
+                    ", max_statement_time = " + std::to_string(statementTime) +
+                    ", idle_write_transaction_timeout = " + std::to_string(idleWrite));
     lastUsed = std::chrono::steady_clock::now();
 }
 

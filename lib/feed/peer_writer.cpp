@@ -225,13 +225,13 @@ std::vector<NumberedStatement> statementsFor(const std::vector<PeerWrite>& write
         std::vector<const PeerWrite*> chunk(
             removals.begin() + static_cast<std::ptrdiff_t>(next),
             removals.begin() + static_cast<std::ptrdiff_t>(next + rows));
-        batch.push_back(
-            {kDeletePeers.of(rows), [chunk](sql::PreparedStatement& remove, unsigned column) {
-                 for (const PeerWrite* write : chunk) {
-                     remove.setString(column++, bytes(write->uid));
-                     remove.setUInt(column++, write->tid);
-                 }
-             }});
+        batch.push_back({rows == 1 ? statements::kDeletePeer : kDeletePeers.of(rows),
+                         [chunk](sql::PreparedStatement& remove, unsigned column) {
+                             for (const PeerWrite* write : chunk) {
+                                 remove.setString(column++, bytes(write->uid));
+                                 remove.setUInt(column++, write->tid);
+                             }
+                         }});
         next += rows;
     }
     addChunks(batch, kUpdatePeers, known, true);

@@ -108,14 +108,16 @@ constexpr const char* kAddCompletions =
 
 // Stopped peers, many at once: head, kDeletePeersRow once per peer (comma-separated), tail.
 // A seek on the unique key for each; the trigger records each departure. One statement for
-// what was one per peer: a site's stops come about as often as its joins. The index is forced
-// (hence the multi-table form, the one that takes a hint): left to itself, MariaDB scans a
-// small table for a list of pairs, and any table for a list of one, and a DELETE that scans
-// locks every row it reads until the flush commits.
-constexpr const char* kDeletePeersHead =
-    "DELETE p FROM peers AS p FORCE INDEX (uid_tid) WHERE (p.uid, p.tid) IN (";
+// what was one per peer: a site's stops come about as often as its joins. No index hint: the
+// unique key is `uid` in a database that came from the PHP tracker and `uid_tid` in ours, and
+// a hint naming a missing index fails the statement. Left to itself MariaDB seeks for a list
+// of pairs on any table but a small one (which it scans, and locks whole until the flush
+// commits, a few milliseconds), but scans any table for a list of one: one stop goes by
+// kDeletePeer.
+constexpr const char* kDeletePeersHead = "DELETE FROM peers WHERE (uid, tid) IN (";
 constexpr const char* kDeletePeersRow = "(?, ?)";
 constexpr const char* kDeletePeersTail = ")";
+constexpr const char* kDeletePeer = "DELETE FROM peers WHERE uid = ? AND tid = ?";
 
 // Run before the upsert: a peer already known as a seeder (a repeated or re-sent `completed`)
 // is not counted again; a leecher or a peer never seen is.
