@@ -42,7 +42,7 @@ DbSession::DbSession(sql::Driver& driver, const DatabaseConfig& database) {
     // seconds is ended by the server, and rolled back: sooner than the others' lock wait, so
     // that a writer queued behind it goes through instead of failing. Read-only transactions
     // (a load's long consistent read) are not concerned.
-    unsigned idleWrite = std::clamp(lockWait > 1 ? lockWait - 1 : 1u, 1u, 3u);
+    unsigned idleWrite = std::clamp(lockWait, 2u, 4u) - 1;
     std::unique_ptr<sql::Statement> limits(connection_->createStatement());
     limits->execute("SET SESSION innodb_lock_wait_timeout = " + std::to_string(lockWait) +
                     ", lock_wait_timeout = " + std::to_string(lockWait) +
