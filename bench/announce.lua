@@ -9,12 +9,20 @@
 --   BENCH_STOP      percent that are a fill peer's event=stopped (default 0; its next announce
 --                   joins again)
 --   BENCH_DELAY_MS  each connection waits this long after an answer (default 0): a set pace
+--   BENCH_PART      "I/N": re-announce only the I-th of N shares of each torrent's fill peers
+--                   (default "0/1", all of them), so that targets measured in turn each have
+--                   peers of their own, whose held writes only their own processes make
 local torrents = tonumber(os.getenv("BENCH_TORRENTS"))
 local peers = tonumber(os.getenv("BENCH_PEERS"))
 local hot = tonumber(os.getenv("BENCH_HOT") or "") or torrents
 local new = tonumber(os.getenv("BENCH_NEW") or "") or 10
 local stop = tonumber(os.getenv("BENCH_STOP") or "") or 0
 local perTorrent = math.max(1, math.floor(peers / torrents))
+local part, parts = (os.getenv("BENCH_PART") or "0/1"):match("^(%d+)/(%d+)$")
+part, parts = tonumber(part) or 0, math.max(1, tonumber(parts) or 1)
+if parts > perTorrent or part >= parts then
+    error("BENCH_PART " .. part .. "/" .. parts .. ": a torrent has " .. perTorrent .. " fill peers")
+end
 local hashes = {}
 
 local function percent(hex)
@@ -41,8 +49,10 @@ end
 
 function request()
     local torrent = math.random(1, hot)
-    -- One of the fill's peers of that torrent: seq = torrent - 1 + k * torrents.
-    local seq = torrent - 1 + math.random(0, perTorrent - 1) * torrents
+    -- One of the fill's peers of that torrent, seq = torrent - 1 + k * torrents, of the share
+    -- whose k is `part` modulo `parts`.
+    local k = part + parts * math.random(0, math.floor((perTorrent - 1 - part) / parts))
+    local seq = torrent - 1 + k * torrents
     if seq == 0 then
         seq = peers
     end
